@@ -1,0 +1,50 @@
+"""nox sessions: the same commands CI runs. ``nox -l`` lists them.
+
+Every session installs the project from pyproject.toml into its own
+environment; reuse (``-R``) makes a warm run cost little more than the work.
+"""
+
+from __future__ import annotations
+
+import nox
+
+nox.options.default_venv_backend = "uv|virtualenv"
+nox.options.reuse_existing_virtualenvs = True
+nox.options.sessions = ["validate", "lint", "typecheck", "tests"]
+
+PYTHON = "3.11"
+
+
+def install(session: nox.Session, *extras: str) -> None:
+    """Install the project (with optional extras) unless reusing a ready environment."""
+    spec = f".[{','.join(extras)}]" if extras else "."
+    session.install("-e", spec)
+
+
+@nox.session(python=PYTHON)
+def validate(session: nox.Session) -> None:
+    """VAL-OPT-001/002: render every profile combination of the spec matrix."""
+    install(session)
+    session.run("python", "-m", "stackctl", "validate", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def tests(session: nox.Session) -> None:
+    """Run the pytest suite (engine tests start or reuse a local Docker engine)."""
+    install(session, "test")
+    session.run("pytest", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def lint(session: nox.Session) -> None:
+    """ruff check and ruff format --check."""
+    session.install("ruff==0.17.6")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+@nox.session(python=PYTHON)
+def typecheck(session: nox.Session) -> None:
+    """mypy --strict over the packages, tasks.py and noxfile.py."""
+    install(session, "typecheck")
+    session.run("mypy")
