@@ -39,4 +39,26 @@ def validate(
     _finish(app.validate_command(".", profiles or [], format, output, env_file))
 
 
-namespace = Collection(validate)
+@task(
+    iterable=["profiles"],
+    help={
+        "profiles": "check only this selection, e.g. core,data (repeatable)",
+        "format": "table (default), json, sarif or junit",
+        "output": "write the report to this file instead of stdout",
+        "fail-on": "lowest severity that fails: critical, high (default), medium, low, info",
+        "env-file": "env file to render with (default: .env.example)",
+    },
+)
+def check(
+    c: Context,
+    profiles: list[str] | None = None,
+    format: str = "table",
+    output: str | None = None,
+    fail_on: str = "high",
+    env_file: str = app.VALIDATION_ENV_FILE,
+) -> None:
+    """Policy checks (checks/) over the VAL-OPT matrix, with the exceptions registry."""
+    _finish(app.check_command(".", profiles or [], format, output, fail_on, env_file))
+
+
+namespace = Collection(validate, check)

@@ -19,6 +19,13 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("--format", default="table", choices=["table", "json", "junit"])
     validate.add_argument("--output", help="write the report to this file")
     validate.add_argument("--env-file", default=app.VALIDATION_ENV_FILE)
+
+    check = commands.add_parser("check", help="policy checks (checks/) over the profile matrix")
+    check.add_argument("--profiles", action="append", default=[], help="e.g. core,data")
+    check.add_argument("--format", default="table", choices=["table", "json", "sarif", "junit"])
+    check.add_argument("--output", help="write the report to this file")
+    check.add_argument("--fail-on", default="high", help="lowest failing severity (default: high)")
+    check.add_argument("--env-file", default=app.VALIDATION_ENV_FILE)
     return parser
 
 
@@ -27,6 +34,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "validate":
         return app.validate_command(
             args.project, args.profiles, args.format, args.output, args.env_file
+        )
+    if args.command == "check":
+        return app.check_command(
+            args.project, args.profiles, args.format, args.output, args.fail_on, args.env_file
         )
     return 2  # unreachable: argparse enforces the choices
 

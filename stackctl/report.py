@@ -12,6 +12,7 @@ from xml.etree import ElementTree as ET
 
 from tabulate import tabulate
 
+from checks.finding import Finding, Severity
 from stackctl.errors import UsageError
 
 FORMATS = ("table", "json", "sarif", "junit")
@@ -120,3 +121,156 @@ def emit(text: str, output: str | None = None, stream: TextIO | None = None) -> 
         print(f"wrote {path}", file=sys.stderr)
         return
     (stream or sys.stdout).write(text if text.endswith("\n") else text + "\n")
+
+
+# -- policy findings -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RuleInfo:
+    """What a report needs to know about a rule (model rules and registry rules alike)."""
+
+    id: str
+    requirement: str
+    severity: Severity
+    title: str
+    hint: str
+    doc: str
+
+
+def _finding_dict(f: Finding) -> dict[str, Any]:
+    return {
+        "rule": f.rule_id,
+        "requirement": f.requirement,
+        "severity": f.severity.label,
+        "service": f.service,
+        "subject": f.subject,
+        "message": f.message,
+        "hint": f.hint,
+        "source": f.source,
+        "line": f.line,
+        "suppressed": f.suppressed,
+        "reason": f.suppressed_by,
+        "fingerprint": f.fingerprint,
+    }
+
+
+def findings_json(findings: Sequence[Finding], combinations: Sequence[str], verdict: bool) -> str:
+    return to_json(
+        {
+            "ok": verdict,
+            "combinations": list(combinations),
+            "findings": [_finding_dict(f) for f in findings],
+        }
+    )
+
+
+def _adr_of(finding: Finding) -> str:
+    """The ADR named at the end of a suppression reason ("rationale (docs/adr/...)")."""
+    return finding.suppressed_by.rpartition(" (")[2].rstrip(")") or finding.suppressed_by
+
+
+def findings_table(findings: Sequence[Finding]) -> str:
+    """Findings grouped by requirement; suppressed ones stay visible with their reason."""
+    if not findings:
+        return "no findings"
+    blocks: list[str] = []
+    by_requirement: dict[str, list[Finding]] = {}
+    for finding in findings:
+        by_requirement.setdefault(finding.requirement, []).append(finding)
+    for requirement, members in sorted(by_requirement.items()):
+        rows = [
+            (
+                f.rule_id,
+                "suppressed" if f.suppressed else f.severity.label,
+                f.service or "-",
+                f.message + (f" [excepted, see {_adr_of(f)}]" if f.suppressed else ""),
+                f"{f.source}:{f.line}",
+            )
+            for f in members
+        ]
+        blocks.append(
+            f"{requirement}\n" + table(rows, ["rule", "severity", "service", "finding", "source"])
+        )
+    return "\n\n".join(blocks)
+
+
+def traceability_table(
+    findings: Sequence[Finding], rules: Sequence[RuleInfo], services: int
+) -> str:
+    """Requirement -> rules -> services passing/failing, the spec traceability summary."""
+    rows = []
+    for info in sorted(rules, key=lambda r: (r.requirement, r.id)):
+        failing = {
+            f.service or f.subject for f in findings if f.rule_id == info.id and not f.suppressed
+        }
+        excepted = {
+            f.service or f.subject for f in findings if f.rule_id == info.id and f.suppressed
+        }
+        status = "FAIL" if failing else "pass"
+        rows.append(
+            (
+                info.requirement,
+                info.id,
+                info.title,
+                max(services - len(failing), 0),
+                len(failing),
+                len(excepted),
+                status,
+            )
+        )
+    headers = ["requirement", "rule", "title", "pass", "fail", "excepted", "status"]
+    return table(rows, headers)
+
+
+def findings_sarif(findings: Sequence[Finding], rules: Sequence[RuleInfo]) -> str:
+    index = {info.id: i for i, info in enumerate(rules)}
+    sarif_rules = [
+        {
+            "id": info.id,
+            "name": info.title,
+            "shortDescription": {"text": info.title},
+            "fullDescription": {"text": info.doc},
+            "help": {"text": info.hint},
+            "defaultConfiguration": {"level": SARIF_LEVELS[info.severity.label]},
+            "properties": {
+                "requirement": info.requirement,
+                "severity": info.severity.label,
+                "tags": ["compose", "security", info.requirement],
+            },
+        }
+        for info in rules
+    ]
+    results = []
+    for f in findings:
+        result: dict[str, Any] = {
+            "ruleId": f.rule_id,
+            "ruleIndex": index.get(f.rule_id, 0),
+            "level": SARIF_LEVELS[f.severity.label],
+            "message": {"text": f"{f.service}: {f.message}" if f.service else f.message},
+            "locations": [
+                {
+                    "physicalLocation": {
+                        "artifactLocation": {"uri": f.source, "uriBaseId": "%SRCROOT%"},
+                        "region": {"startLine": max(f.line, 1)},
+                    }
+                }
+            ],
+            "partialFingerprints": {"stackctlFinding/v1": f.fingerprint},
+            "properties": {"requirement": f.requirement, "service": f.service},
+        }
+        if f.suppressed:
+            result["suppressions"] = [{"kind": "external", "justification": f.suppressed_by}]
+        results.append(result)
+    return sarif("stackctl-checks", sarif_rules, results)
+
+
+def findings_junit(findings: Sequence[Finding], rules: Sequence[RuleInfo]) -> str:
+    """One test case per rule: it fails with every open finding of that rule."""
+    cases = []
+    for info in rules:
+        mine = [f for f in findings if f.rule_id == info.id]
+        open_ = [f for f in mine if not f.suppressed]
+        message = "\n".join(f"{f.service or '-'}: {f.message} ({f.source}:{f.line})" for f in open_)
+        cases.append(Case(info.requirement, f"{info.id} {info.title}", not open_, 0.0, message))
+    return junit(cases, "checks")

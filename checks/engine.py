@@ -1,0 +1,70 @@
+"""Runs every rule over every rendered combination and merges the results."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from checks import waivers as waiver_registry
+from checks.finding import Finding, Severity
+from checks.registry import Rule, all_rules
+from checks.stack import Stack
+
+
+@dataclass
+class Evaluation:
+    """De-duplicated findings across combinations, plus what was checked."""
+
+    findings: list[Finding]
+    combinations: list[str]
+    services: set[str] = field(default_factory=set)
+
+    @property
+    def open_findings(self) -> list[Finding]:
+        return [f for f in self.findings if not f.suppressed]
+
+    def failing(self, threshold: Severity) -> list[Finding]:
+        return [f for f in self.open_findings if f.severity >= threshold]
+
+
+def run_rules(stack: Stack, rules: Iterable[Rule]) -> Iterable[Finding]:
+    for rule in rules:
+        for hit in rule.function(stack):
+            source, line = stack.source(hit.service) if hit.service else (stack.root_name, 1)
+            if hit.source:
+                source, line = hit.source, 1
+            yield Finding(
+                rule_id=rule.id,
+                requirement=rule.requirement,
+                severity=hit.severity or rule.severity,
+                service=hit.service,
+                message=hit.message,
+                hint=rule.hint,
+                source=source,
+                line=line,
+                subject=hit.subject,
+            )
+
+
+def evaluate(
+    stacks: Sequence[Stack],
+    waivers: Sequence[waiver_registry.Waiver] = (),
+    registry_problems: Sequence[Finding] = (),
+    *,
+    today: dt.date | None = None,
+    rules: Iterable[Rule] | None = None,
+) -> Evaluation:
+    """Evaluate ``rules`` (default: all) on each stack; one finding per fingerprint."""
+    selected = list(rules if rules is not None else all_rules().values())
+    unique: dict[str, Finding] = {}
+    services: set[str] = set()
+    for stack in stacks:
+        services.update(stack.services)
+        for finding in run_rules(stack, selected):
+            unique.setdefault(finding.fingerprint, finding)
+    findings = waiver_registry.apply(unique.values(), waivers, today or dt.date.today())
+    findings.extend(registry_problems)
+    findings.sort(key=lambda f: (f.requirement, f.rule_id, f.service, f.subject))
+    labels = [",".join(s.profiles) or "(none)" for s in stacks]
+    return Evaluation(findings=findings, combinations=labels, services=services)

@@ -1,0 +1,54 @@
+"""The rule registry: ``@rule`` turns a small pure function into a documented rule.
+
+A rule's docstring is its documentation (rendered into docs/rules.md), so the
+doc lives in exactly one place, next to the code.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from checks.finding import Hit, Severity
+from checks.stack import Stack
+
+RuleFunction = Callable[[Stack], Iterable[Hit]]
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    requirement: str
+    severity: Severity
+    title: str
+    hint: str
+    function: RuleFunction
+
+    @property
+    def doc(self) -> str:
+        return inspect.cleandoc(self.function.__doc__ or self.title)
+
+
+RULES: dict[str, Rule] = {}
+
+
+def rule(
+    rule_id: str, *, requirement: str, severity: Severity, title: str, hint: str
+) -> Callable[[RuleFunction], RuleFunction]:
+    """Register ``function`` as rule ``rule_id`` enforcing ``requirement``."""
+
+    def register(function: RuleFunction) -> RuleFunction:
+        if rule_id in RULES:
+            raise ValueError(f"duplicate rule id {rule_id}")
+        RULES[rule_id] = Rule(rule_id, requirement, severity, title, hint, function)
+        return function
+
+    return register
+
+
+def all_rules() -> dict[str, Rule]:
+    # Importing the package registers every rule module exactly once.
+    import checks.rules  # noqa: F401
+
+    return dict(sorted(RULES.items()))

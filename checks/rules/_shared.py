@@ -1,0 +1,50 @@
+"""Small helpers shared by several rules."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from checks.stack import Stack
+
+CREDENTIAL_KEY_RE = re.compile(
+    r"(PASSWORD|PASSWD|PASSPHRASE|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY|ACCESS_?KEY|CREDENTIALS?|"
+    r"ENCRYPTION_?KEY|AUTH_?KEY|CLIENT_?SECRET|DSN)",
+    re.IGNORECASE,
+)
+
+
+def is_credential_key(key: str) -> bool:
+    return bool(CREDENTIAL_KEY_RE.search(key)) and not key.upper().endswith("_FILE")
+
+
+def is_one_shot_job(stack: Stack, name: str) -> bool:
+    """A job never restarts and some dependant waits for it to complete successfully."""
+    spec = stack.services.get(name) or {}
+    if str(spec.get("restart", "no")) not in {"no", "False", "false"}:
+        return False
+    for other in stack.services.values():
+        condition = (other.get("depends_on") or {}).get(name)
+        if isinstance(condition, Mapping) and (
+            condition.get("condition") == "service_completed_successfully"
+        ):
+            return True
+    return False
+
+
+def environment(spec: Mapping[str, Any]) -> dict[str, str | None]:
+    env = spec.get("environment") or {}
+    if isinstance(env, list):  # tolerate the list form in hand-written models
+        pairs = (item.partition("=") for item in env)
+        return {key: (value if sep else None) for key, sep, value in pairs}
+    return {str(k): (None if v is None else str(v)) for k, v in env.items()}
+
+
+def normalise_capability(cap: str) -> str:
+    cap = str(cap).strip().upper()
+    return cap.removeprefix("CAP_")
+
+
+def image_name(spec: Mapping[str, Any]) -> str:
+    return str(spec.get("image") or "")

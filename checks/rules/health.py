@@ -1,0 +1,105 @@
+"""Deterministic start-up: healthchecks and readiness-aware ordering (spec section 8)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from checks.finding import Hit, Severity
+from checks.registry import rule
+from checks.rules._shared import is_one_shot_job
+from checks.stack import Stack
+
+REQ = "PRJ-HEALTH"  # project ID: spec section 8, "healthchecks and explicit depends_on"
+
+
+def has_healthcheck(spec: Mapping[str, Any]) -> bool:
+    check = spec.get("healthcheck") or {}
+    if check.get("disable") is True:
+        return False
+    test = check.get("test") or []
+    if isinstance(test, str):
+        test = [test]
+    return bool(test) and str(test[0]).upper() != "NONE"
+
+
+@rule(
+    "HEALTH-001",
+    requirement=REQ,
+    severity=Severity.MEDIUM,
+    title="long-running services have a healthcheck",
+    hint="add a healthcheck whose command exists inside the image",
+)
+def healthcheck_present(stack: Stack) -> Iterator[Hit]:
+    """Every long-running service declares an enabled healthcheck (``disable: true`` or
+    ``test: [NONE]`` count as none). One-shot jobs are exempt."""
+    for name, spec in stack.services.items():
+        if not is_one_shot_job(stack, name) and not has_healthcheck(spec):
+            yield Hit(name, "has no healthcheck")
+
+
+@rule(
+    "HEALTH-002",
+    requirement=REQ,
+    severity=Severity.HIGH,
+    title="service_healthy targets have a healthcheck",
+    hint="add a healthcheck to the dependency, or wait on a different condition",
+)
+def healthy_targets(stack: Stack) -> Iterator[Hit]:
+    """A ``service_healthy`` dependency on a service without a healthcheck never starts."""
+    for name, spec in stack.services.items():
+        for dep, condition in (spec.get("depends_on") or {}).items():
+            if (condition or {}).get("condition") != "service_healthy":
+                continue
+            target = stack.services.get(dep)
+            if target is not None and not has_healthcheck(target):
+                yield Hit(name, f"waits for {dep} to be healthy, but it has no healthcheck", dep)
+
+
+@rule(
+    "HEALTH-003",
+    requirement=REQ,
+    severity=Severity.MEDIUM,
+    title="depends_on states a readiness condition",
+    hint="use the long form with condition: service_healthy (or service_completed_successfully)",
+)
+def readiness_conditions(stack: Stack) -> Iterator[Hit]:
+    """Compose renders the short ``depends_on: [x]`` form as ``service_started``, which
+    only orders container creation; the long form with a readiness condition is
+    required."""
+    for name, spec in stack.services.items():
+        for dep, condition in (spec.get("depends_on") or {}).items():
+            if (condition or {}).get("condition", "service_started") == "service_started":
+                yield Hit(name, f"depends on {dep} without a readiness condition", subject=dep)
+
+
+@rule(
+    "HEALTH-004",
+    requirement=REQ,
+    severity=Severity.HIGH,
+    title="no dependency cycles",
+    hint="break the cycle; one side must not wait for the other",
+)
+def dependency_cycles(stack: Stack) -> Iterator[Hit]:
+    """``depends_on`` forms no cycle (reported once, on the cycle's first service)."""
+    graph = {name: list(spec.get("depends_on") or {}) for name, spec in stack.services.items()}
+    state: dict[str, int] = {}  # 1 = on the current path, 2 = done
+    reported: set[frozenset[str]] = set()
+
+    def visit(node: str, path: list[str]) -> Iterator[Hit]:
+        state[node] = 1
+        for dep in graph.get(node, []):
+            if state.get(dep) == 1:
+                cycle = [*path[path.index(dep) :], dep]
+                key = frozenset(cycle)
+                if key not in reported:
+                    reported.add(key)
+                    start = min(cycle[:-1])
+                    yield Hit(start, "dependency cycle: " + " -> ".join(cycle), subject=start)
+            elif dep in graph and state.get(dep) is None:
+                yield from visit(dep, [*path, dep])
+        state[node] = 2
+
+    for node in sorted(graph):
+        if state.get(node) is None:
+            yield from visit(node, [node])

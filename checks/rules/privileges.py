@@ -1,0 +1,171 @@
+"""SEC-SPC-OPT-001: least privilege for every container."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from checks.finding import Hit, Severity
+from checks.registry import rule
+from checks.rules._shared import normalise_capability
+from checks.stack import Stack
+
+REQ = "SEC-SPC-OPT-001"
+DANGEROUS_CAPABILITIES = frozenset(
+    {
+        "ALL",
+        "SYS_ADMIN",
+        "NET_ADMIN",
+        "SYS_PTRACE",
+        "SYS_MODULE",
+        "SYS_RAWIO",
+        "SYS_BOOT",
+        "SYS_TIME",
+        "DAC_READ_SEARCH",
+        "NET_RAW",
+        "BPF",
+        "PERFMON",
+        "MAC_ADMIN",
+        "MAC_OVERRIDE",
+        "SYSLOG",
+        "LINUX_IMMUTABLE",
+    }
+)
+# Whole trees that must never be mounted, and directories only forbidden as a
+# whole (a project checked out under /root or /home may mount its own files).
+SENSITIVE_TREES = (
+    "/var/run/docker.sock",
+    "/run/docker.sock",
+    "/var/lib/docker",
+    "/proc",
+    "/sys",
+    "/dev",
+    "/boot",
+)
+SENSITIVE_EXACT = frozenset({"/", "/etc", "/root", "/home", "/var", "/var/run", "/run", "/usr"})
+
+
+@rule(
+    "PRIV-001",
+    requirement=REQ,
+    severity=Severity.CRITICAL,
+    title="cap_drop must contain ALL",
+    hint="extend a template from infra/common-optimizations.yml (it sets cap_drop: [ALL])",
+)
+def cap_drop_all(stack: Stack) -> Iterator[Hit]:
+    """Every service drops all Linux capabilities (``cap_drop: [ALL]``).
+
+    ``CAP_ALL`` and any letter case are accepted. Capabilities a service really
+    needs are added back one by one with ``cap_add`` (see PRIV-005).
+    """
+    for name, spec in stack.services.items():
+        dropped = {normalise_capability(c) for c in spec.get("cap_drop") or []}
+        if "ALL" not in dropped:
+            yield Hit(name, "does not drop all capabilities (cap_drop lacks ALL)")
+
+
+@rule(
+    "PRIV-002",
+    requirement=REQ,
+    severity=Severity.HIGH,
+    title="no-new-privileges must be set",
+    hint="add security_opt: [no-new-privileges:true] (the baseline template has it)",
+)
+def no_new_privileges(stack: Stack) -> Iterator[Hit]:
+    """``security_opt`` contains ``no-new-privileges`` (``:true``, ``=true`` or bare).
+
+    An explicit ``no-new-privileges:false`` is reported even when a true form is
+    also present, because the engine applies the last one.
+    """
+    for name, spec in stack.services.items():
+        options = [str(o).strip().lower().replace("=", ":") for o in spec.get("security_opt") or []]
+        flags = [o for o in options if o.startswith("no-new-privileges")]
+        if not flags:
+            yield Hit(name, "no-new-privileges is not set")
+        elif flags[-1] not in {"no-new-privileges", "no-new-privileges:true"}:
+            yield Hit(name, "no-new-privileges is explicitly disabled", subject="false")
+
+
+@rule(
+    "PRIV-003",
+    requirement=REQ,
+    severity=Severity.MEDIUM,
+    title="init must be true",
+    hint="set init: true so a minimal init reaps zombies and forwards signals",
+)
+def init_process(stack: Stack) -> Iterator[Hit]:
+    """``init: true`` runs docker-init as PID 1: signals are forwarded and zombies reaped."""
+    for name, spec in stack.services.items():
+        if spec.get("init") is not True:
+            yield Hit(name, "init is not enabled")
+
+
+@rule(
+    "PRIV-004",
+    requirement=REQ,
+    severity=Severity.CRITICAL,
+    title="no privileged mode, host namespaces or unconfined profiles",
+    hint="remove privileged, pid/ipc/userns_mode: host and seccomp/apparmor=unconfined",
+)
+def host_escape_hatches(stack: Stack) -> Iterator[Hit]:
+    """No ``privileged: true``, ``pid: host``, ``ipc: host``, ``userns_mode: host`` and no
+    ``seccomp:unconfined`` or ``apparmor:unconfined`` in ``security_opt``."""
+    for name, spec in stack.services.items():
+        if spec.get("privileged") is True:
+            yield Hit(name, "runs privileged", subject="privileged")
+        for key in ("pid", "ipc", "userns_mode", "uts", "cgroup"):
+            if str(spec.get(key) or "").lower() == "host":
+                yield Hit(name, f"shares the host {key} namespace", subject=key)
+        for option in spec.get("security_opt") or []:
+            text = str(option).lower().replace("=", ":")
+            if text in {"seccomp:unconfined", "apparmor:unconfined"}:
+                yield Hit(name, f"disables confinement ({text})", subject=text)
+
+
+@rule(
+    "PRIV-005",
+    requirement=REQ,
+    severity=Severity.HIGH,
+    title="cap_add only through the exceptions registry",
+    hint="drop the capability, or register it in infra/exceptions.yml with an ADR",
+)
+def added_capabilities(stack: Stack) -> Iterator[Hit]:
+    """Each capability in ``cap_add`` is a finding unless registered as an exception.
+
+    Dangerous capabilities (SYS_ADMIN, NET_ADMIN, SYS_PTRACE, SYS_MODULE,
+    DAC_READ_SEARCH, ...) are critical; others are high. A service that drops
+    ALL and adds one back never scores worse than one that drops nothing,
+    because dropping nothing is itself critical (PRIV-001).
+    """
+    for name, spec in stack.services.items():
+        for cap in sorted({normalise_capability(c) for c in spec.get("cap_add") or []}):
+            dangerous = cap in DANGEROUS_CAPABILITIES
+            yield Hit(
+                name,
+                f"adds capability {cap}" + (" (dangerous)" if dangerous else ""),
+                subject=cap,
+                severity=Severity.CRITICAL if dangerous else None,
+            )
+
+
+@rule(
+    "PRIV-006",
+    requirement=REQ,
+    severity=Severity.CRITICAL,
+    title="no Docker socket or sensitive host paths",
+    hint="use the file provider or a socket proxy; never bind the engine socket",
+)
+def sensitive_mounts(stack: Stack) -> Iterator[Hit]:
+    """No bind mount of the Docker socket, ``/``, ``/proc``, ``/sys``, ``/etc``, ... .
+
+    Mounting the engine socket gives root on the host. A registered exception
+    can relax one path for one service.
+    """
+    for name, spec in stack.services.items():
+        for volume in spec.get("volumes") or []:
+            if not isinstance(volume, dict) or volume.get("type") != "bind":
+                continue
+            source = str(volume.get("source") or "").rstrip("/") or "/"
+            if source in SENSITIVE_EXACT or any(
+                source == path or source.startswith(path + "/") for path in SENSITIVE_TREES
+            ):
+                yield Hit(name, f"mounts sensitive host path {source}", subject=source)

@@ -1,0 +1,52 @@
+"""REQ-SPC-OPT-002: bounded resources for every long-running service."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from checks.finding import Hit, Severity
+from checks.registry import rule
+from checks.rules._shared import is_one_shot_job
+from checks.stack import Stack
+
+
+def _limit(spec: Mapping[str, Any], deploy_key: str, legacy_key: str) -> Any:
+    limits = ((spec.get("deploy") or {}).get("resources") or {}).get("limits") or {}
+    value = limits.get(deploy_key)
+    return value if value not in (None, "") else spec.get(legacy_key)
+
+
+def _unbounded(value: Any) -> bool:
+    if value in (None, ""):
+        return True
+    try:
+        return float(str(value).rstrip("bkmgBKMG")) <= 0
+    except ValueError:
+        return False
+
+
+@rule(
+    "RES-001",
+    requirement="REQ-SPC-OPT-002",
+    severity=Severity.HIGH,
+    title="memory, CPU and pids limits on long-running services",
+    hint="extend a resource template (small/medium/large) from infra/common-optimizations.yml",
+)
+def resource_limits(stack: Stack) -> Iterator[Hit]:
+    """Every long-running service has memory, CPU and pids *limits*.
+
+    Reservations do not count, and ``0`` means unlimited. One-shot jobs
+    (``restart: "no"`` with a dependant waiting on
+    ``service_completed_successfully``) are exempt.
+    """
+    for name, spec in stack.services.items():
+        if is_one_shot_job(stack, name):
+            continue
+        for label, deploy_key, legacy_key in (
+            ("memory", "memory", "mem_limit"),
+            ("cpus", "cpus", "cpus"),
+            ("pids", "pids", "pids_limit"),
+        ):
+            if _unbounded(_limit(spec, deploy_key, legacy_key)):
+                yield Hit(name, f"has no {label} limit", subject=label)

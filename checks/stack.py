@@ -1,0 +1,137 @@
+"""The input every rule receives: one rendered model plus the raw project facts.
+
+Everything is read up front, so rules stay pure functions without I/O.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+# `${VAR}`, `${VAR:-x}`, `${VAR:?msg}` and `$VAR`, but not the `$$` escape.
+VARIABLE_RE = re.compile(r"(?<!\$)\$(?:\{([A-Za-z_][A-Za-z0-9_]*)|([A-Za-z_][A-Za-z0-9_]*))")
+IGNORED_DIRS = {".git", ".nox", ".venv", "node_modules", "tests", "secrets", "build"}
+COMPOSE_NAMES = {"docker-compose.yml", "docker-compose.yaml", "compose.yml", "compose.yaml"}
+
+
+@dataclass(frozen=True)
+class Stack:
+    """A rendered model for one profile combination and the project it came from."""
+
+    model: Mapping[str, Any]
+    profiles: tuple[str, ...] = ()
+    complete: bool = False  # True when every profile is enabled ("*")
+    sources: Mapping[str, tuple[str, int]] = field(default_factory=dict)
+    root: Mapping[str, Any] = field(default_factory=dict)  # the raw root compose file
+    root_name: str = "docker-compose.yml"
+    compose_files: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # path -> raw
+    included: tuple[str, ...] = ()
+    env_example: Mapping[str, str] = field(default_factory=dict)
+    env_example_present: bool = True
+    variables: Mapping[str, str] = field(default_factory=dict)  # variable -> first file using it
+
+    @property
+    def services(self) -> Mapping[str, Any]:
+        services: Mapping[str, Any] = self.model.get("services") or {}
+        return services
+
+    def source(self, service: str) -> tuple[str, int]:
+        return self.sources.get(service, (self.root_name, 1))
+
+    @property
+    def state_root(self) -> str:
+        return self.env_example.get("DEFAULT_MOUNT_VOLUME_PATH", "").rstrip("/")
+
+
+def parse_env_file(text: str) -> dict[str, str]:
+    values: dict[str, str] = {}
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, _, value = line.removeprefix("export ").partition("=")
+        values[key.strip()] = value.strip().strip("'\"")
+    return values
+
+
+def find_compose_files(project_dir: Path) -> list[Path]:
+    found = []
+    for path in sorted(project_dir.rglob("*")):
+        relative = path.relative_to(project_dir)
+        if any(part in IGNORED_DIRS for part in relative.parts[:-1]):
+            continue
+        if path.name in COMPOSE_NAMES and path.is_file():
+            found.append(path)
+    return found
+
+
+@dataclass(frozen=True)
+class ProjectFacts:
+    """The raw, non-merged facts about a project that some rules need."""
+
+    root: Mapping[str, Any]
+    root_name: str
+    compose_files: Mapping[str, Mapping[str, Any]]
+    included: tuple[str, ...]
+    env_example: Mapping[str, str]
+    env_example_present: bool
+    variables: Mapping[str, str]
+
+    @classmethod
+    def read(cls, project_dir: Path, root_name: str = "docker-compose.yml") -> ProjectFacts:
+        compose_files: dict[str, Mapping[str, Any]] = {}
+        variables: dict[str, str] = {}
+        for path in find_compose_files(project_dir):
+            relative = path.relative_to(project_dir).as_posix()
+            text = path.read_text(encoding="utf-8")
+            compose_files[relative] = yaml.safe_load(text) or {}
+            for match in VARIABLE_RE.finditer(text):
+                variables.setdefault(match.group(1) or match.group(2), relative)
+        templates = project_dir / "infra" / "common-optimizations.yml"
+        if templates.is_file():
+            for match in VARIABLE_RE.finditer(templates.read_text(encoding="utf-8")):
+                variables.setdefault(
+                    match.group(1) or match.group(2), "infra/common-optimizations.yml"
+                )
+        root = compose_files.get(root_name, {})
+        included: list[str] = []
+        for entry in root.get("include") or []:
+            paths = entry.get("path") if isinstance(entry, Mapping) else entry
+            for item in [paths] if isinstance(paths, str) else paths or []:
+                included.append((project_dir / item).resolve().relative_to(project_dir).as_posix())
+        env_path = project_dir / ".env.example"
+        env_text = env_path.read_text(encoding="utf-8") if env_path.is_file() else ""
+        return cls(
+            root=root,
+            root_name=root_name,
+            compose_files=compose_files,
+            included=tuple(included),
+            env_example=parse_env_file(env_text),
+            env_example_present=env_path.is_file(),
+            variables=variables,
+        )
+
+    def stack(
+        self,
+        model: Mapping[str, Any],
+        profiles: tuple[str, ...] = (),
+        sources: Mapping[str, tuple[str, int]] | None = None,
+    ) -> Stack:
+        return Stack(
+            model=model,
+            profiles=profiles,
+            complete="*" in profiles,
+            sources=sources or {},
+            root=self.root,
+            root_name=self.root_name,
+            compose_files=self.compose_files,
+            included=self.included,
+            env_example=self.env_example,
+            env_example_present=self.env_example_present,
+            variables=self.variables,
+        )

@@ -1,0 +1,45 @@
+"""Build a small project from a rule fixture and turn it into a Stack.
+
+A fixture is ``tests/fixtures/rules/<RULE-ID>.yml`` with a ``violating`` and a
+``passing`` case. Each case is either ``compose`` (the root file, rendered by the
+real compose binary) plus optional ``files`` and ``env`` (.env.example), or
+``model`` (a rendered model, for inputs compose itself refuses to load).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from checks.stack import ProjectFacts, Stack
+from stackctl.compose import Compose, Project
+from stackctl.model import render
+
+RULE_FIXTURES = Path(__file__).resolve().parent / "fixtures" / "rules"
+DEFAULT_ENV = "DEFAULT_MOUNT_VOLUME_PATH=/srv/state\n"
+
+
+def load_fixture(rule_id: str) -> dict[str, Any]:
+    return yaml.safe_load((RULE_FIXTURES / f"{rule_id}.yml").read_text(encoding="utf-8"))
+
+
+def build_stack(case: dict[str, Any], directory: Path) -> Stack:
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / ".env.example").write_text(case.get("env", DEFAULT_ENV), encoding="utf-8")
+    for relative, content in (case.get("files") or {}).items():
+        path = directory / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(content, encoding="utf-8")
+    root = case.get("compose") or {"services": {}}
+    (directory / "docker-compose.yml").write_text(
+        yaml.safe_dump({"name": "fixture", **root}, sort_keys=False), encoding="utf-8"
+    )
+    facts = ProjectFacts.read(directory)
+    profiles = tuple(case.get("profiles", ["*"]))
+    if "model" in case:
+        return facts.stack(case["model"], profiles)
+    model = render(Compose(Project.at(directory, ".env.example")), profiles)
+    sources = {name: (src.path, src.line) for name, src in model.sources.items()}
+    return facts.stack(model.data, profiles, sources)

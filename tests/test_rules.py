@@ -1,0 +1,86 @@
+"""Every rule has a violating and a passing fixture, rendered by the real compose binary."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from rule_fixtures import RULE_FIXTURES, build_stack, load_fixture
+
+from checks.engine import run_rules
+from checks.registry import all_rules
+
+RULES = all_rules()
+
+
+def findings_of(rule_id: str, case: str, tmp_path: Path):
+    stack = build_stack(load_fixture(rule_id)[case], tmp_path / case)
+    return list(run_rules(stack, [RULES[rule_id]]))
+
+
+def test_every_rule_has_a_fixture_and_every_fixture_a_rule() -> None:
+    fixtures = {path.stem for path in RULE_FIXTURES.glob("*.yml")}
+    assert fixtures == set(RULES)
+
+
+@pytest.mark.parametrize("rule_id", sorted(RULES))
+def test_violating_fixture_is_found(rule_id: str, tmp_path: Path) -> None:
+    findings = findings_of(rule_id, "violating", tmp_path)
+    assert findings, f"{rule_id} found nothing in its violating fixture"
+    rule = RULES[rule_id]
+    for finding in findings:
+        assert finding.rule_id == rule_id
+        assert finding.requirement == rule.requirement
+        assert finding.hint == rule.hint
+        assert finding.message and finding.source
+
+
+@pytest.mark.parametrize("rule_id", sorted(RULES))
+def test_passing_fixture_is_clean(rule_id: str, tmp_path: Path) -> None:
+    assert findings_of(rule_id, "passing", tmp_path) == []
+
+
+@pytest.mark.parametrize("rule_id", sorted(RULES))
+def test_rule_is_documented(rule_id: str) -> None:
+    rule = RULES[rule_id]
+    assert rule.function.__doc__, f"{rule_id} needs a docstring: it is the rule's documentation"
+    assert rule.requirement.startswith(("REQ-SPC-OPT-", "SEC-SPC-OPT-", "PRJ-"))
+
+
+def test_secret_values_never_appear_in_messages(tmp_path: Path) -> None:
+    findings = findings_of("SECRET-001", "violating", tmp_path)
+    text = " ".join(f.message for f in findings)
+    assert {f.subject for f in findings} == {"DB_PASSWORD", "SERVICE_TOKEN", "API_KEY"}
+    for value in ("literal", "from-env", "from-env-file"):
+        assert value not in text
+
+
+def test_env_example_values_are_not_printed(tmp_path: Path) -> None:
+    findings = findings_of("HYG-005", "violating", tmp_path)
+    assert {f.subject for f in findings} == {"ADMIN_PASSWORD", "SESSION"}
+    assert "hunter2" not in " ".join(f.message for f in findings)
+
+
+def test_pinned_image_rule_names_each_bad_reference(tmp_path: Path) -> None:
+    findings = findings_of("HYG-001", "violating", tmp_path)
+    assert {f.service for f in findings} == {"a", "b", "c", "d"}
+
+
+def test_dangerous_capability_is_critical(tmp_path: Path) -> None:
+    (finding,) = findings_of("PRIV-005", "violating", tmp_path)
+    assert finding.subject == "SYS_ADMIN" and finding.severity.label == "critical"
+
+
+def test_rules_doc_is_up_to_date() -> None:
+    import subprocess
+    import sys
+
+    from conftest import REPO
+
+    done = subprocess.run(
+        [sys.executable, "scripts/gen_rules_doc.py", "--check"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
