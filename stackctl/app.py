@@ -122,3 +122,163 @@ def check_command(
         )
     report.emit(text, output)
     return 1 if failing else 0
+
+
+# -- operations -------------------------------------------------------------------
+
+
+def _ops_compose(project_dir: str | Path, env_file: str | None) -> Compose:
+    from stackctl.ops import ops_project
+
+    return Compose(ops_project(project_dir, env_file))
+
+
+@guarded
+def up_command(
+    project_dir: str | Path = ".",
+    profiles: Sequence[str] = (),
+    wait_timeout: int = 180,
+    down_on_failure: bool = False,
+    env_file: str | None = None,
+) -> int:
+    """Preflight, then start the selection and wait until it is healthy."""
+    from stackctl import ops
+
+    compose = _ops_compose(project_dir, env_file)
+    return ops.up(compose, profiles, wait_timeout=wait_timeout, down_on_failure=down_on_failure)
+
+
+@guarded
+def down_command(
+    project_dir: str | Path = ".",
+    profiles: Sequence[str] = (),
+    volumes: bool = False,
+    confirm: bool = False,
+    env_file: str | None = None,
+) -> int:
+    from stackctl import ops
+
+    compose = _ops_compose(project_dir, env_file)
+    return ops.down(compose, profiles, volumes=volumes, confirm=confirm)
+
+
+@guarded
+def ps_command(project_dir: str | Path = ".", env_file: str | None = None) -> int:
+    from stackctl import ops
+
+    rows = ops.ps_rows(_ops_compose(project_dir, env_file))
+    headers = ["service", "profile", "state", "health", "ports"]
+    report.emit(report.table(rows, headers) if rows else "no containers")
+    return 0
+
+
+@guarded
+def logs_command(
+    project_dir: str | Path = ".",
+    service: str | None = None,
+    follow: bool = False,
+    tail: int = 100,
+    env_file: str | None = None,
+) -> int:
+    from stackctl import ops
+
+    status = ops.stream_logs(_ops_compose(project_dir, env_file), service, follow=follow, tail=tail)
+    return 0 if status in (0, -15) else 1
+
+
+@guarded
+def secrets_command(
+    project_dir: str | Path = ".",
+    check: bool = False,
+    rotate: str | None = None,
+    yes: bool = False,
+    fix: bool = False,
+    env_file: str | None = None,
+) -> int:
+    """Create missing secret files (or check, fix modes, rotate one); never print values."""
+    from stackctl import secrets
+    from stackctl.errors import UsageError
+    from stackctl.model import render
+
+    compose = _ops_compose(project_dir, env_file)
+    specs = secrets.specs_from_model(render(compose, ["*"]).data)
+    if rotate:
+        if not yes:
+            raise UsageError(
+                f"rotating {rotate} replaces its value; services using it need a restart",
+                hint=f"repeat with --rotate {rotate} --yes",
+            )
+        statuses = [secrets.rotate(specs, rotate)]
+    else:
+        statuses = secrets.scaffold(specs, check=check, fix=fix)
+    base = compose.project.directory
+    rows = [
+        (
+            s.spec.name,
+            s.spec.path.relative_to(base) if base in s.spec.path.parents else s.spec.path,
+            s.spec.kind or "-",
+            s.status,
+        )
+        for s in statuses
+    ]
+    report.emit(report.table(rows, ["secret", "path", "kind", "status"]))
+    bad = [s for s in statuses if not s.ok]
+    if bad and not check:
+        print(
+            "hint: --fix tightens modes and owners; add a kind to x-secret-generators for"
+            " secrets without one",
+            file=sys.stderr,
+        )
+    return 1 if bad else 0
+
+
+@guarded
+def loki_preflight_command(
+    project_dir: str | Path = ".", profiles: Sequence[str] = (), env_file: str | None = None
+) -> int:
+    """Is the Loki driver usable for this selection? Prints the fix when it is not."""
+    from stackctl import engine, loki, ops
+
+    compose = _ops_compose(project_dir, env_file)
+    client = engine.client()
+    selection = ops.select(compose, profiles)
+    model = selection.model.data
+    running = any(
+        c.get("Service") == "loki" and c.get("State") == "running"
+        for c in ops.containers(compose, selection.profiles)
+    )
+    results = [
+        loki.plugin_check(client, loki.loki_services(model)),
+        loki.options_check(model),
+        loki.reachability_check(loki.loki_url(model), running),
+    ]
+    rows = [(r.name, "ok" if r.ok else "FAIL", r.detail) for r in results]
+    report.emit(report.table(rows, ["check", "result", "detail"]))
+    for result in results:
+        if not result.ok and result.hint:
+            print(f"hint: {result.hint}", file=sys.stderr)
+    return 0 if all(r.ok for r in results) else 1
+
+
+@guarded
+def loki_install_command(dry_run: bool = False) -> int:
+    """Install the pinned Loki driver plugin under the alias the stack expects."""
+    import shlex
+    import subprocess
+
+    from stackctl import engine, loki
+
+    say = functools.partial(print, file=sys.stderr)
+    if dry_run:
+        print(loki.INSTALL_COMMAND)
+        return 0
+    engine.client()  # one clear line when no engine answers
+    say(f"running: {loki.INSTALL_COMMAND}")
+    done = subprocess.run(shlex.split(loki.INSTALL_COMMAND), stdin=subprocess.DEVNULL, check=False)
+    if done.returncode != 0:
+        from stackctl.errors import EnvironmentProblem
+
+        raise EnvironmentProblem(
+            "the plugin install failed (is the registry reachable?)", hint=loki.FALLBACK_HINT
+        )
+    return 0

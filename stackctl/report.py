@@ -24,6 +24,12 @@ def check_format(fmt: str, allowed: Sequence[str] = FORMATS) -> str:
     return fmt
 
 
+def short_list(items: Sequence[str], limit: int = 4) -> str:
+    """``a, b, c, d and 3 more``: lists in one-line messages stay one line."""
+    shown = ", ".join(items[:limit])
+    return f"{shown} and {len(items) - limit} more" if len(items) > limit else shown
+
+
 def table(rows: Iterable[Sequence[Any]], headers: Sequence[str]) -> str:
     return tabulate(list(rows), headers=list(headers), tablefmt="simple", disable_numparse=True)
 

@@ -67,3 +67,57 @@ def sarif_schema(tmp_path_factory: pytest.TempPathFactory) -> dict:
         with tarfile.open(cache / done.stdout.strip().splitlines()[-1]) as archive:
             archive.extractall(cache, filter="data")
     return json.loads(schema.read_text())
+
+
+# -- engine fixtures --------------------------------------------------------------
+
+TEST_IMAGE = "stackctl-test/busybox:1.0"
+OPS_FIXTURE = FIXTURES / "opsstack"
+
+
+def _engine_answers() -> bool:
+    import docker
+    from docker.errors import DockerException
+
+    try:
+        docker.from_env(timeout=5).ping()
+    except DockerException:
+        return False
+    return True
+
+
+@pytest.fixture(scope="session")
+def docker_engine():
+    """A Docker engine, started the way .ci/run starts it when none answers."""
+    import os
+    import subprocess
+
+    import docker
+
+    if not _engine_answers():
+        if os.geteuid() != 0:
+            pytest.skip("no Docker engine answers and tests are not root to start one")
+        done = subprocess.run(
+            [str(REPO / "scripts" / "ensure-dockerd.sh")], capture_output=True, text=True
+        )
+        if done.returncode != 0 or not _engine_answers():
+            pytest.skip(f"could not start a Docker engine: {done.stderr.strip()[-300:]}")
+    return docker.from_env(timeout=30)
+
+
+@pytest.fixture(scope="session")
+def test_image(docker_engine, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """FROM scratch + Debian's static busybox: sh, wget, httpd, nc; built in about a second."""
+    busybox = Path("/bin/busybox")
+    if not busybox.is_file():
+        pytest.skip("Debian's busybox-static (/bin/busybox) is needed to build the test image")
+    context = tmp_path_factory.mktemp("image")
+    shutil.copy2(busybox, context / "busybox")
+    (context / "Dockerfile").write_text(
+        "FROM scratch\n"
+        "COPY busybox /bin/busybox\n"
+        'RUN ["/bin/busybox", "--install", "-s", "/bin"]\n'
+        'RUN ["/bin/sh", "-c", "mkdir -p /www /tmp && echo ok > /www/index.html"]\n'
+    )
+    docker_engine.images.build(path=str(context), tag=TEST_IMAGE, rm=True)
+    return TEST_IMAGE

@@ -1,0 +1,107 @@
+"""The Loki logging-driver preflight: plugin, reachability and hang-safe options.
+
+Services using the ``loki`` driver cannot even be created when the plugin is
+missing, so this runs before ``up`` starts anything.
+"""
+
+from __future__ import annotations
+
+import urllib.error
+import urllib.request
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from checks.rules.logging import loki_bounded, loki_url_reachable
+from checks.stack import Stack
+from stackctl.engine import plugin_state
+from stackctl.report import short_list
+
+PLUGIN_ALIAS = "loki"
+PLUGIN_IMAGE = "grafana/loki-docker-driver:3.5.1"  # same line as the Loki server image
+INSTALL_COMMAND = (
+    f"docker plugin install {PLUGIN_IMAGE} --alias {PLUGIN_ALIAS} --grant-all-permissions"
+)
+FALLBACK_HINT = "or set LOG_DRIVER=local in your .env to log with the local driver instead"
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    ok: bool
+    detail: str
+    hint: str = ""
+
+
+def loki_services(model: Mapping[str, Any]) -> list[str]:
+    services = model.get("services") or {}
+    return sorted(
+        n for n, s in services.items() if (s.get("logging") or {}).get("driver") == "loki"
+    )
+
+
+def plugin_check(engine: Any, users: list[str]) -> Check:
+    if not users:
+        return Check("loki plugin", True, "no selected service uses the loki driver")
+    state = plugin_state(engine, PLUGIN_ALIAS)
+    who = f"{len(users)} service(s) log through it ({short_list(users)})"
+    if not state.installed:
+        return Check(
+            "loki plugin",
+            False,
+            f"the Loki logging driver plugin is not installed; {who}",
+            f"invoke loki.install  (runs: {INSTALL_COMMAND}) {FALLBACK_HINT}",
+        )
+    if not state.enabled:
+        return Check(
+            "loki plugin",
+            False,
+            f"the Loki logging driver plugin is installed but disabled; {who}",
+            f"docker plugin enable {PLUGIN_ALIAS}  {FALLBACK_HINT}",
+        )
+    return Check("loki plugin", True, f"installed and enabled ({state.reference or PLUGIN_ALIAS})")
+
+
+def options_check(model: Mapping[str, Any]) -> Check:
+    """Reuses the policy rules, so preflight and `check` never disagree."""
+    stack = Stack(model=model)
+    problems = [*loki_url_reachable(stack), *loki_bounded(stack)]
+    if not problems:
+        return Check("loki options", True, "loopback loki-url, non-blocking, bounded retries")
+    first = problems[0]
+    return Check(
+        "loki options",
+        False,
+        f"{len(problems)} problem(s), first: {first.service}: {first.message}",
+        "use the logging template of infra/common-optimizations.yml",
+    )
+
+
+def loki_url(model: Mapping[str, Any]) -> str | None:
+    for spec in (model.get("services") or {}).values():
+        logging = spec.get("logging") or {}
+        if logging.get("driver") == "loki":
+            return str((logging.get("options") or {}).get("loki-url") or "") or None
+    return None
+
+
+def reachability_check(url: str | None, loki_running: bool, timeout: float = 2.0) -> Check:
+    """Only meaningful once Loki should be up; asks its /ready on the host's loopback."""
+    if not url:
+        return Check("loki reachable", True, "no loki-url configured")
+    if not loki_running:
+        return Check("loki reachable", True, "Loki is not running yet; not probed")
+    parts = urlsplit(url)
+    ready = f"{parts.scheme}://{parts.netloc}/ready"
+    try:
+        with urllib.request.urlopen(ready, timeout=timeout) as response:
+            ok = response.status == 200
+    except (urllib.error.URLError, OSError) as error:
+        return Check(
+            "loki reachable",
+            False,
+            f"{ready} does not answer ({error})",
+            "check that Loki publishes its port on 127.0.0.1",
+        )
+    return Check("loki reachable", ok, f"{ready} answered", "")

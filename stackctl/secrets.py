@@ -1,0 +1,184 @@
+"""Secret files: declared in the rendered model, generated once, never printed.
+
+Each top-level ``file:`` secret gets its generator kind (and the uid that must
+read it) from ``x-secret-generators`` in the root compose file, the one
+declarative place. Files are created with an exclusive create (never
+overwritten), mode 0600, in a 0700 directory. Only ``rotate`` replaces a
+value, atomically and one named secret at a time.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import secrets as random
+import stat
+import string
+import tempfile
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from stackctl.errors import UsageError
+
+FILE_MODE = 0o600
+DIR_MODE = 0o700
+GENERATORS_KEY = "x-secret-generators"
+_ALPHABET = string.ascii_letters + string.digits
+
+
+def _password() -> str:
+    return "".join(random.choice(_ALPHABET) for _ in range(32))
+
+
+GENERATORS: dict[str, Callable[[], str]] = {
+    "password": _password,
+    "hex": lambda: random.token_hex(32),
+    "urlsafe-b64-32": lambda: base64.urlsafe_b64encode(random.token_bytes(32)).decode(),
+    "uuid": lambda: str(uuid.uuid4()),
+    "username": lambda: f"admin-{random.token_hex(4)}",
+    "rabbitmq-conf": lambda: f"default_user = platform\ndefault_pass = {_password()}\n",
+}
+
+
+@dataclass(frozen=True)
+class SecretSpec:
+    name: str
+    path: Path
+    kind: str | None
+    owner: tuple[int, int] | None = None
+
+
+@dataclass(frozen=True)
+class SecretStatus:
+    spec: SecretSpec
+    status: str  # created, present, missing, empty, wrong permissions, wrong owner, ...
+
+    @property
+    def ok(self) -> bool:
+        return self.status in {"created", "present", "rotated", "fixed"}
+
+
+def _owner(text: Any) -> tuple[int, int] | None:
+    if text in (None, ""):
+        return None
+    uid, _, gid = str(text).partition(":")
+    try:
+        return int(uid), int(gid or uid)
+    except ValueError:
+        raise UsageError(f"secret owner {text!r} is not uid[:gid]") from None
+
+
+def specs_from_model(model: Mapping[str, Any]) -> list[SecretSpec]:
+    """The file-based secrets of a rendered model, with their declared generators."""
+    declared = model.get(GENERATORS_KEY) or {}
+    specs = []
+    for name, spec in sorted((model.get("secrets") or {}).items()):
+        if not (spec or {}).get("file"):
+            continue
+        entry = declared.get(name)
+        kind = entry.get("kind") if isinstance(entry, Mapping) else entry
+        owner = _owner(entry.get("owner")) if isinstance(entry, Mapping) else None
+        specs.append(SecretSpec(name, Path(spec["file"]), kind and str(kind), owner))
+    return specs
+
+
+def inspect(spec: SecretSpec) -> str:
+    """The status of one secret file on disk, without reading its value."""
+    try:
+        info = spec.path.stat()
+    except FileNotFoundError:
+        return "missing"
+    if not stat.S_ISREG(info.st_mode):
+        return "not a file"
+    if info.st_size == 0:
+        return "empty"
+    directory = spec.path.parent.stat()
+    if stat.S_IMODE(info.st_mode) != FILE_MODE or stat.S_IMODE(directory.st_mode) != DIR_MODE:
+        return "wrong permissions"
+    if spec.owner is not None and (info.st_uid, info.st_gid) != spec.owner:
+        return "wrong owner"
+    return "present"
+
+
+def _ensure_directory(directory: Path) -> None:
+    directory.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+    directory.chmod(DIR_MODE)
+
+
+def _chown(path: Path, owner: tuple[int, int] | None) -> None:
+    if owner is not None and os.geteuid() == 0:
+        os.chown(path, *owner)
+
+
+def _write_new(spec: SecretSpec, value: str) -> None:
+    """Exclusive create: fails rather than overwrite a file that appeared meanwhile."""
+    fd = os.open(spec.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(value)
+        handle.flush()
+        os.fsync(handle.fileno())
+    _chown(spec.path, spec.owner)
+
+
+def _replace(spec: SecretSpec, value: str) -> None:
+    """Atomic replace for rotation: write a sibling temp file, then rename over."""
+    fd, temp = tempfile.mkstemp(dir=spec.path.parent, prefix=f".{spec.name}.")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(value)
+            handle.flush()
+            os.fsync(handle.fileno())
+        Path(temp).chmod(FILE_MODE)
+        _chown(Path(temp), spec.owner)
+        Path(temp).replace(spec.path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+
+
+def _generate(spec: SecretSpec) -> str | None:
+    generator = GENERATORS.get(spec.kind or "")
+    return generator() if generator else None
+
+
+def scaffold(
+    specs: Iterable[SecretSpec], *, check: bool = False, fix: bool = False
+) -> list[SecretStatus]:
+    """Create every missing secret; with ``check`` change nothing, with ``fix`` tighten modes."""
+    results = []
+    for spec in specs:
+        status = inspect(spec)
+        if spec.kind not in GENERATORS:
+            status = "no generator" if status == "missing" else status
+        elif status == "missing" and not check:
+            _ensure_directory(spec.path.parent)
+            value = _generate(spec)
+            assert value is not None  # kind is known
+            _write_new(spec, value)
+            status = "created"
+        elif status in {"wrong permissions", "wrong owner"} and fix and not check:
+            _ensure_directory(spec.path.parent)
+            spec.path.chmod(FILE_MODE)
+            _chown(spec.path, spec.owner)
+            status = "fixed"
+        results.append(SecretStatus(spec, status))
+    return results
+
+
+def rotate(specs: Iterable[SecretSpec], name: str) -> SecretStatus:
+    by_name = {spec.name: spec for spec in specs}
+    if name not in by_name:
+        raise UsageError(f"unknown secret {name!r}", hint=f"known: {', '.join(sorted(by_name))}")
+    spec = by_name[name]
+    value = _generate(spec)
+    if value is None:
+        raise UsageError(
+            f"secret {name} declares no known generator kind",
+            hint=f"set one in {GENERATORS_KEY}: {', '.join(GENERATORS)}",
+        )
+    _ensure_directory(spec.path.parent)
+    _replace(spec, value)
+    return SecretStatus(spec, "rotated")

@@ -1,0 +1,83 @@
+"""tasks.py and noxfile.py stay importable and helpful without any Docker engine."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from conftest import REPO
+
+NO_DOCKER = {**os.environ, "DOCKER_HOST": "unix:///nonexistent.sock", "PATH": os.environ["PATH"]}
+TASKS = [
+    "validate",
+    "check",
+    "up",
+    "down",
+    "ps",
+    "logs",
+    "secrets.scaffold",
+    "loki.preflight",
+    "loki.install",
+]
+
+
+def test_invoke_list_needs_no_engine() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "invoke", "--list"],
+        cwd=REPO,
+        env=NO_DOCKER,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0
+    for task in TASKS:
+        assert task in done.stdout
+
+
+@pytest.mark.parametrize("task", TASKS)
+def test_every_task_has_help(task: str) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "invoke", "--help", task],
+        cwd=REPO,
+        env=NO_DOCKER,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0 and "Docstring:" in done.stdout
+    assert "none" not in done.stdout.split("Docstring:")[1].split("Options:")[0].strip()
+
+
+def test_importing_tasks_and_noxfile_touches_no_docker() -> None:
+    code = (
+        "import sys, tasks, noxfile; "
+        "assert 'docker' not in sys.modules, 'docker SDK imported at import time'; "
+        "assert not [m for m in sys.modules if m.startswith('stackctl.ops')]"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=REPO,
+        env=NO_DOCKER,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+
+
+def test_engine_down_is_one_clear_line(tmp_path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "invoke", "--search-root", str(REPO), "ps"],
+        cwd=REPO,
+        env=NO_DOCKER,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "error: the Docker engine does not answer at unix:///nonexistent.sock" in done.stderr
+    assert "hint: start the engine" in done.stderr
