@@ -44,6 +44,13 @@ def tests(session: nox.Session) -> None:
 
 
 @nox.session(python=PYTHON)
+def bench(session: nox.Session) -> None:
+    """Policy-check speed on a 63-service stack, as a ratio to compose-lint."""
+    install(session, "bench")
+    session.run("python", "benchmarks/bench_checks.py", *session.posargs)
+
+
+@nox.session(python=PYTHON)
 def lint(session: nox.Session) -> None:
     """ruff check and ruff format --check."""
     session.install("ruff==0.17.6")
