@@ -7,15 +7,23 @@ environment error. User mistakes end in one line plus a hint, never a traceback.
 from __future__ import annotations
 
 import functools
+import shlex
+import subprocess
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import ParamSpec
 
-from stackctl import report
+from checks.finding import Severity
+from checks.registry import all_rules
+from checks.waivers import META_RULES
+from stackctl import engine, loki, ops, report, secrets
 from stackctl.compose import Compose, Project
-from stackctl.errors import StackError
-from stackctl.profiles import parse_profiles
+from stackctl.errors import EnvironmentProblem, StackError, UsageError
+from stackctl.model import list_profiles, render
+from stackctl.ops import ops_project
+from stackctl.policy import check_stack
+from stackctl.profiles import check_known, parse_profiles
 from stackctl.validate import render_results, validate
 
 P = ParamSpec("P")
@@ -61,9 +69,6 @@ def validate_command(
 
 def rule_catalogue() -> list[report.RuleInfo]:
     """Every model rule and registry rule, as reports describe them."""
-    from checks.registry import all_rules
-    from checks.waivers import META_RULES
-
     infos = [
         report.RuleInfo(r.id, r.requirement, r.severity, r.title, r.hint, r.doc)
         for r in all_rules().values()
@@ -85,10 +90,6 @@ def check_command(
     env_file: str = VALIDATION_ENV_FILE,
 ) -> int:
     """Policy checks over the matrix; exit 1 when an open finding reaches ``fail_on``."""
-    from checks.finding import Severity
-    from stackctl.errors import UsageError
-    from stackctl.policy import check_stack
-
     report.check_format(fmt)
     try:
         threshold = Severity.parse(fail_on)
@@ -97,9 +98,6 @@ def check_command(
     compose = Compose(project_for(project_dir, env_file))
     selection = parse_profiles(profiles)
     if selection:
-        from stackctl.model import list_profiles
-        from stackctl.profiles import check_known
-
         check_known(selection, list_profiles(compose))
     evaluation = check_stack(compose, selection)
     failing = evaluation.failing(threshold)
@@ -128,7 +126,6 @@ def check_command(
 
 
 def _ops_compose(project_dir: str | Path, env_file: str | None) -> Compose:
-    from stackctl.ops import ops_project
 
     return Compose(ops_project(project_dir, env_file))
 
@@ -142,8 +139,6 @@ def up_command(
     env_file: str | None = None,
 ) -> int:
     """Preflight, then start the selection and wait until it is healthy."""
-    from stackctl import ops
-
     compose = _ops_compose(project_dir, env_file)
     return ops.up(compose, profiles, wait_timeout=wait_timeout, down_on_failure=down_on_failure)
 
@@ -156,7 +151,6 @@ def down_command(
     confirm: bool = False,
     env_file: str | None = None,
 ) -> int:
-    from stackctl import ops
 
     compose = _ops_compose(project_dir, env_file)
     return ops.down(compose, profiles, volumes=volumes, confirm=confirm)
@@ -164,7 +158,6 @@ def down_command(
 
 @guarded
 def ps_command(project_dir: str | Path = ".", env_file: str | None = None) -> int:
-    from stackctl import ops
 
     rows = ops.ps_rows(_ops_compose(project_dir, env_file))
     headers = ["service", "profile", "state", "health", "ports"]
@@ -180,7 +173,6 @@ def logs_command(
     tail: int = 100,
     env_file: str | None = None,
 ) -> int:
-    from stackctl import ops
 
     status = ops.stream_logs(_ops_compose(project_dir, env_file), service, follow=follow, tail=tail)
     return 0 if status in (0, -15) else 1
@@ -196,10 +188,6 @@ def secrets_command(
     env_file: str | None = None,
 ) -> int:
     """Create missing secret files (or check, fix modes, rotate one); never print values."""
-    from stackctl import secrets
-    from stackctl.errors import UsageError
-    from stackctl.model import render
-
     compose = _ops_compose(project_dir, env_file)
     specs = secrets.specs_from_model(render(compose, ["*"]).data)
     if rotate:
@@ -237,8 +225,6 @@ def loki_preflight_command(
     project_dir: str | Path = ".", profiles: Sequence[str] = (), env_file: str | None = None
 ) -> int:
     """Is the Loki driver usable for this selection? Prints the fix when it is not."""
-    from stackctl import engine, loki, ops
-
     compose = _ops_compose(project_dir, env_file)
     client = engine.client()
     selection = ops.select(compose, profiles)
@@ -263,11 +249,6 @@ def loki_preflight_command(
 @guarded
 def loki_install_command(dry_run: bool = False) -> int:
     """Install the pinned Loki driver plugin under the alias the stack expects."""
-    import shlex
-    import subprocess
-
-    from stackctl import engine, loki
-
     say = functools.partial(print, file=sys.stderr)
     if dry_run:
         print(loki.INSTALL_COMMAND)
@@ -276,8 +257,6 @@ def loki_install_command(dry_run: bool = False) -> int:
     say(f"running: {loki.INSTALL_COMMAND}")
     done = subprocess.run(shlex.split(loki.INSTALL_COMMAND), stdin=subprocess.DEVNULL, check=False)
     if done.returncode != 0:
-        from stackctl.errors import EnvironmentProblem
-
         raise EnvironmentProblem(
             "the plugin install failed (is the registry reachable?)", hint=loki.FALLBACK_HINT
         )

@@ -52,11 +52,24 @@ def test_every_task_has_help(task: str) -> None:
     assert "none" not in done.stdout.split("Docstring:")[1].split("Options:")[0].strip()
 
 
+def test_nox_list_needs_no_engine() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "nox", "-l"],
+        cwd=REPO,
+        env=NO_DOCKER,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    for session in ("validate", "checks", "tests", "lint", "typecheck", "bench"):
+        assert f"* {session} ->" in done.stdout or f"- {session} ->" in done.stdout
+
+
 def test_importing_tasks_and_noxfile_touches_no_docker() -> None:
     code = (
         "import sys, tasks, noxfile; "
-        "assert 'docker' not in sys.modules, 'docker SDK imported at import time'; "
-        "assert not [m for m in sys.modules if m.startswith('stackctl.ops')]"
+        "assert 'docker' not in sys.modules, 'docker SDK imported at import time'"
     )
     done = subprocess.run(
         [sys.executable, "-c", code],
