@@ -17,17 +17,22 @@ RuleFunction = Callable[[Stack], Iterable[Hit]]
 
 
 @dataclass(frozen=True)
-class Rule:
+class RuleInfo:
+    """What reports and docs know about a rule: identity, trace, severity and documentation."""
+
     id: str
     requirement: str
     severity: Severity
     title: str
     hint: str
-    function: RuleFunction
+    doc: str
 
-    @property
-    def doc(self) -> str:
-        return inspect.cleandoc(self.function.__doc__ or self.title)
+
+@dataclass(frozen=True)
+class Rule(RuleInfo):
+    """A rule evaluated on a rendered model."""
+
+    function: RuleFunction
 
 
 RULES: dict[str, Rule] = {}
@@ -41,7 +46,8 @@ def rule(
     def register(function: RuleFunction) -> RuleFunction:
         if rule_id in RULES:
             raise ValueError(f"duplicate rule id {rule_id}")
-        RULES[rule_id] = Rule(rule_id, requirement, severity, title, hint, function)
+        doc = inspect.cleandoc(function.__doc__ or title)
+        RULES[rule_id] = Rule(rule_id, requirement, severity, title, hint, doc, function)
         return function
 
     return register

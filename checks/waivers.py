@@ -17,25 +17,15 @@ from typing import Any
 import yaml
 
 from checks.finding import Finding, Severity
+from checks.registry import RuleInfo
 
 REGISTRY_PATH = "infra/exceptions.yml"
 REQUIRED_FIELDS = ("service", "relaxes", "rationale", "adr")
 
 
-@dataclass(frozen=True)
-class MetaRule:
-    """A rule about the registry itself, evaluated by the engine rather than on a model."""
-
-    id: str
-    requirement: str
-    severity: Severity
-    title: str
-    hint: str
-    doc: str
-
-
-META_RULES = {
-    "EXC-001": MetaRule(
+# Rules about the registry itself, evaluated by the engine rather than on a model.
+META_RULES: dict[str, RuleInfo] = {
+    "EXC-001": RuleInfo(
         "EXC-001",
         "PRJ-EXCEPTIONS",
         Severity.HIGH,
@@ -44,7 +34,7 @@ META_RULES = {
         "Every registry entry names a service, a rule or requirement ID, what it relaxes, "
         "a rationale and an ADR file that exists; `expires` must be an ISO date.",
     ),
-    "EXC-002": MetaRule(
+    "EXC-002": RuleInfo(
         "EXC-002",
         "PRJ-EXCEPTIONS",
         Severity.HIGH,
@@ -52,7 +42,7 @@ META_RULES = {
         "fix the finding, or renew the exception with a new review date and ADR note",
         "An entry past its `expires` date no longer suppresses anything and fails the gate.",
     ),
-    "EXC-003": MetaRule(
+    "EXC-003": RuleInfo(
         "EXC-003",
         "PRJ-EXCEPTIONS",
         Severity.MEDIUM,

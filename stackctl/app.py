@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import ParamSpec
 
 from checks.finding import Severity
-from checks.registry import all_rules
+from checks.registry import RuleInfo, all_rules
 from checks.waivers import META_RULES
 from stackctl import engine, loki, ops, report, secrets
 from stackctl.compose import Compose, Project
@@ -67,17 +67,9 @@ def validate_command(
     return 0 if all(r.ok for r in results) else 1
 
 
-def rule_catalogue() -> list[report.RuleInfo]:
-    """Every model rule and registry rule, as reports describe them."""
-    infos = [
-        report.RuleInfo(r.id, r.requirement, r.severity, r.title, r.hint, r.doc)
-        for r in all_rules().values()
-    ]
-    infos += [
-        report.RuleInfo(m.id, m.requirement, m.severity, m.title, m.hint, m.doc)
-        for m in META_RULES.values()
-    ]
-    return infos
+def rule_catalogue() -> list[RuleInfo]:
+    """Every model rule and registry rule, as reports and docs describe them."""
+    return [*all_rules().values(), *META_RULES.values()]
 
 
 @guarded

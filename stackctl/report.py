@@ -12,7 +12,8 @@ from xml.etree import ElementTree as ET
 
 from tabulate import tabulate
 
-from checks.finding import Finding, Severity
+from checks.finding import Finding
+from checks.registry import RuleInfo
 from stackctl.errors import UsageError
 
 FORMATS = ("table", "json", "sarif", "junit")
@@ -130,18 +131,6 @@ def emit(text: str, output: str | None = None, stream: TextIO | None = None) -> 
 
 
 # -- policy findings -----------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class RuleInfo:
-    """What a report needs to know about a rule (model rules and registry rules alike)."""
-
-    id: str
-    requirement: str
-    severity: Severity
-    title: str
-    hint: str
-    doc: str
 
 
 def _finding_dict(f: Finding) -> dict[str, Any]:

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 
 import pytest
 
-from conftest import REPO
+from cli import run
 
 NO_DOCKER = {**os.environ, "DOCKER_HOST": "unix:///nonexistent.sock", "PATH": os.environ["PATH"]}
 TASKS = [
@@ -25,14 +23,7 @@ TASKS = [
 
 
 def test_invoke_list_needs_no_engine() -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "invoke", "--list"],
-        cwd=REPO,
-        env=NO_DOCKER,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = run(["-m", "invoke", "--list"], env=NO_DOCKER)
     assert done.returncode == 0
     for task in TASKS:
         assert task in done.stdout
@@ -40,27 +31,13 @@ def test_invoke_list_needs_no_engine() -> None:
 
 @pytest.mark.parametrize("task", TASKS)
 def test_every_task_has_help(task: str) -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "invoke", "--help", task],
-        cwd=REPO,
-        env=NO_DOCKER,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = run(["-m", "invoke", "--help", task], env=NO_DOCKER)
     assert done.returncode == 0 and "Docstring:" in done.stdout
     assert "none" not in done.stdout.split("Docstring:")[1].split("Options:")[0].strip()
 
 
 def test_nox_list_needs_no_engine() -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "nox", "-l"],
-        cwd=REPO,
-        env=NO_DOCKER,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = run(["-m", "nox", "-l"], env=NO_DOCKER)
     assert done.returncode == 0, done.stderr
     for session in ("validate", "checks", "tests", "lint", "typecheck", "bench"):
         assert f"* {session} ->" in done.stdout or f"- {session} ->" in done.stdout
@@ -71,26 +48,12 @@ def test_importing_tasks_and_noxfile_touches_no_docker() -> None:
         "import sys, tasks, noxfile; "
         "assert 'docker' not in sys.modules, 'docker SDK imported at import time'"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=REPO,
-        env=NO_DOCKER,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = run(["-c", code], env=NO_DOCKER)
     assert done.returncode == 0, done.stderr
 
 
 def test_engine_down_is_one_clear_line(tmp_path) -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "invoke", "--search-root", str(REPO), "ps"],
-        cwd=REPO,
-        env=NO_DOCKER,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = run(["-m", "invoke", "ps"], env=NO_DOCKER)
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert "error: the Docker engine does not answer at unix:///nonexistent.sock" in done.stderr
     assert "hint: start the engine" in done.stderr

@@ -82,15 +82,7 @@ def test_reachability_probe_on_loopback() -> None:
 
 
 def test_install_dry_run_prints_the_command() -> None:
-    import subprocess
-    import sys
+    from cli import run
 
-    from conftest import REPO
-
-    done = subprocess.run(
-        [sys.executable, "-m", "invoke", "loki.install", "--dry-run"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-    )
+    done = run(["-m", "invoke", "loki.install", "--dry-run"])
     assert done.returncode == 0 and done.stdout.strip() == loki.INSTALL_COMMAND

@@ -7,26 +7,14 @@ its image is built locally. The engine here really lacks the Loki plugin.
 from __future__ import annotations
 
 import secrets as random
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from conftest import OPS_FIXTURE, REPO
+from cli import run_invoke
+from conftest import OPS_FIXTURE
 
 pytestmark = pytest.mark.engine
-
-
-def run_invoke(project: Path, *args: str, timeout: int = 300) -> subprocess.CompletedProcess[str]:
-    """The same entry point users type, run from the project directory."""
-    return subprocess.run(
-        [sys.executable, "-m", "invoke", "--search-root", str(REPO), *args],
-        cwd=project,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
 
 
 def project_containers(engine, name: str) -> list:

@@ -6,7 +6,6 @@ import datetime as dt
 import json
 import re
 import subprocess
-import sys
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
@@ -15,16 +14,12 @@ import yaml
 
 from checks import waivers
 from checks.finding import Finding, Severity
+from cli import run_stackctl
 from conftest import REPO
 
 
 def run_check(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "stackctl", "--project", str(project), "check", *args],
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
+    return run_stackctl(project, "check", *args)
 
 
 @pytest.fixture(scope="module")

@@ -5,10 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from rule_fixtures import RULE_FIXTURES, build_stack, load_fixture
 
 from checks.engine import run_rules
 from checks.registry import all_rules
+from cli import run
+from rule_fixtures import RULE_FIXTURES, build_stack, load_fixture
 
 RULES = all_rules()
 
@@ -72,15 +73,5 @@ def test_dangerous_capability_is_critical(tmp_path: Path) -> None:
 
 
 def test_rules_doc_is_up_to_date() -> None:
-    import subprocess
-    import sys
-
-    from conftest import REPO
-
-    done = subprocess.run(
-        [sys.executable, "scripts/gen_rules_doc.py", "--check"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-    )
+    done = run(["scripts/gen_rules_doc.py", "--check"])
     assert done.returncode == 0, done.stderr

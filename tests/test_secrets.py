@@ -4,26 +4,15 @@ from __future__ import annotations
 
 import base64
 import stat
-import subprocess
-import sys
 import uuid
 from pathlib import Path
 
 import pytest
 
-from conftest import OPS_FIXTURE, REPO
+from cli import run_invoke
+from conftest import OPS_FIXTURE
 from stackctl.redact import MASK, Redactor
 from stackctl.secrets import GENERATORS, SecretSpec, inspect, scaffold
-
-
-def run_invoke(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "invoke", "--search-root", str(REPO), *args],
-        cwd=project,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 @pytest.fixture

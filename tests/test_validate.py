@@ -9,17 +9,13 @@ from pathlib import Path
 
 import pytest
 
+from cli import run_stackctl
 from conftest import FIXTURES, REPO
 from stackctl.profiles import VALIDATION_MATRIX
 
 
 def run_validate(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "stackctl", "--project", str(project), "validate", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return run_stackctl(project, "validate", *args)
 
 
 def test_stack_matrix_passes_with_six_rows() -> None:
