@@ -44,6 +44,13 @@ def tests(session: nox.Session) -> None:
 
 
 @nox.session(python=PYTHON)
+def smoke(session: nox.Session) -> None:
+    """Runtime smoke checks: up/ps/logs/down of the fixture stack on a real engine."""
+    install(session, "test")
+    session.run("pytest", "-m", "engine", *session.posargs)
+
+
+@nox.session(python=PYTHON)
 def bench(session: nox.Session) -> None:
     """Policy-check speed on a 63-service stack, as a ratio to compose-lint."""
     install(session, "bench")

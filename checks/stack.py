@@ -59,6 +59,27 @@ def parse_env_file(text: str) -> dict[str, str]:
     return values
 
 
+def include_paths(root: Mapping[str, Any]) -> list[str]:
+    """The paths a root file includes, in order (string and long ``path:`` forms)."""
+    paths: list[str] = []
+    for entry in root.get("include") or []:
+        value = entry.get("path") if isinstance(entry, Mapping) else entry
+        paths.extend([value] if isinstance(value, str) else value or [])
+    return [str(p) for p in paths]
+
+
+def declared_services(relative: str, text: str, data: Any) -> dict[str, tuple[str, int]]:
+    """Service name -> (file, line) for the services a compose file declares itself."""
+    services = data.get("services") if isinstance(data, Mapping) else None
+    lines = text.splitlines()
+    found: dict[str, tuple[str, int]] = {}
+    for name in services or {}:
+        pattern = re.compile(rf"^\s+['\"]?{re.escape(str(name))}['\"]?\s*:")
+        line = next((i for i, content in enumerate(lines, 1) if pattern.match(content)), 1)
+        found[str(name)] = (relative, line)
+    return found
+
+
 def find_compose_files(project_dir: Path) -> list[Path]:
     found = []
     for path in sorted(project_dir.rglob("*")):
@@ -81,15 +102,18 @@ class ProjectFacts:
     env_example: Mapping[str, str]
     env_example_present: bool
     variables: Mapping[str, str]
+    sources: Mapping[str, tuple[str, int]]  # service -> declaring file and line
 
     @classmethod
     def read(cls, project_dir: Path, root_name: str = "docker-compose.yml") -> ProjectFacts:
         compose_files: dict[str, Mapping[str, Any]] = {}
         variables: dict[str, str] = {}
+        declared: dict[str, dict[str, tuple[str, int]]] = {}
         for path in find_compose_files(project_dir):
             relative = path.relative_to(project_dir).as_posix()
             text = path.read_text(encoding="utf-8")
             compose_files[relative] = yaml.safe_load(text) or {}
+            declared[relative] = declared_services(relative, text, compose_files[relative])
             for match in VARIABLE_RE.finditer(text):
                 variables.setdefault(match.group(1) or match.group(2), relative)
         templates = project_dir / "infra" / "common-optimizations.yml"
@@ -99,11 +123,13 @@ class ProjectFacts:
                     match.group(1) or match.group(2), "infra/common-optimizations.yml"
                 )
         root = compose_files.get(root_name, {})
-        included: list[str] = []
-        for entry in root.get("include") or []:
-            paths = entry.get("path") if isinstance(entry, Mapping) else entry
-            for item in [paths] if isinstance(paths, str) else paths or []:
-                included.append((project_dir / item).resolve().relative_to(project_dir).as_posix())
+        included = [
+            (project_dir / item).resolve().relative_to(project_dir).as_posix()
+            for item in include_paths(root)
+        ]
+        sources: dict[str, tuple[str, int]] = {}
+        for relative in [root_name, *included]:
+            sources.update(declared.get(relative, {}))
         env_path = project_dir / ".env.example"
         env_text = env_path.read_text(encoding="utf-8") if env_path.is_file() else ""
         return cls(
@@ -114,19 +140,15 @@ class ProjectFacts:
             env_example=parse_env_file(env_text),
             env_example_present=env_path.is_file(),
             variables=variables,
+            sources=sources,
         )
 
-    def stack(
-        self,
-        model: Mapping[str, Any],
-        profiles: tuple[str, ...] = (),
-        sources: Mapping[str, tuple[str, int]] | None = None,
-    ) -> Stack:
+    def stack(self, model: Mapping[str, Any], profiles: tuple[str, ...] = ()) -> Stack:
         return Stack(
             model=model,
             profiles=profiles,
             complete="*" in profiles,
-            sources=sources or {},
+            sources=self.sources,
             root=self.root,
             root_name=self.root_name,
             compose_files=self.compose_files,

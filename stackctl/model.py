@@ -1,20 +1,17 @@
 """Rendering the stack: ``docker compose config --format json`` is the only source of truth.
 
 Compose does the merging, interpolation and path resolution; this module never
-re-implements any of it. It only adds *where* a service was declared, found by
-reading the keys of the files the root file includes.
+re-implements any of it. (Where each service is declared, for reports, is read
+once per project by ``checks.stack.ProjectFacts``.)
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
-
-import yaml
 
 from stackctl.compose import Compose, first_error_line
 from stackctl.errors import RenderError
@@ -31,70 +28,17 @@ def warning_lines(stderr: str) -> list[str]:
     return [line for line in stderr.splitlines() if any(p.search(line) for p in _WARNING_PATTERNS)]
 
 
-@dataclass(frozen=True)
-class Source:
-    """Where a service is declared: a path relative to the project and a 1-based line."""
-
-    path: str
-    line: int = 1
-
-
 @dataclass
 class Model:
-    """A rendered compose model plus the source location of each service."""
+    """A rendered compose model and the profiles it was rendered with."""
 
     data: dict[str, Any]
     profiles: tuple[str, ...] = ()
-    sources: dict[str, Source] = field(default_factory=dict)
 
     @property
     def services(self) -> dict[str, Any]:
         services: dict[str, Any] = self.data.get("services") or {}
         return services
-
-    @property
-    def secrets(self) -> dict[str, Any]:
-        secrets: dict[str, Any] = self.data.get("secrets") or {}
-        return secrets
-
-    def source_of(self, service: str) -> Source:
-        return self.sources.get(service, Source("docker-compose.yml"))
-
-
-def load_yaml(path: Path) -> Any:
-    with path.open(encoding="utf-8") as handle:
-        return yaml.safe_load(handle)
-
-
-def included_files(root_file: Path) -> list[Path]:
-    """The files the root file includes, in order (string and long ``path:`` forms)."""
-    data = load_yaml(root_file) or {}
-    files: list[Path] = []
-    for entry in data.get("include") or []:
-        paths = entry.get("path") if isinstance(entry, Mapping) else entry
-        for item in [paths] if isinstance(paths, str) else paths or []:
-            files.append((root_file.parent / item).resolve())
-    return files
-
-
-def service_sources(project_dir: Path, root_file: Path) -> dict[str, Source]:
-    """Map each service name to the file (and line) that declares it."""
-    sources: dict[str, Source] = {}
-    for path in [root_file, *included_files(root_file)]:
-        if not path.is_file():
-            continue
-        lines = path.read_text(encoding="utf-8").splitlines()
-        data = yaml.safe_load("\n".join(lines)) or {}
-        services = data.get("services") if isinstance(data, Mapping) else None
-        for name in services or {}:
-            pattern = re.compile(rf"^\s+['\"]?{re.escape(str(name))}['\"]?\s*:")
-            line = next((i for i, text in enumerate(lines, 1) if pattern.match(text)), 1)
-            try:
-                relative = path.relative_to(project_dir).as_posix()
-            except ValueError:
-                relative = path.as_posix()
-            sources[str(name)] = Source(relative, line)
-    return sources
 
 
 def render(compose: Compose, profiles: Sequence[str] = (), *, strict: bool = True) -> Model:
@@ -112,9 +56,7 @@ def render(compose: Compose, profiles: Sequence[str] = (), *, strict: bool = Tru
         data = json.loads(done.stdout)
     except json.JSONDecodeError as error:
         raise RenderError(f"compose printed invalid JSON: {error}") from error
-    project = compose.project
-    sources = service_sources(project.directory, project.root_path)
-    return Model(data=data, profiles=tuple(profiles), sources=sources)
+    return Model(data=data, profiles=tuple(profiles))
 
 
 def list_profiles(compose: Compose) -> tuple[str, ...]:

@@ -236,6 +236,11 @@ def up(
     wait_timeout: int = 180,
     down_on_failure: bool = False,
 ) -> int:
+    if not parse_profiles(requested):
+        # Starting all seven profiles by accident is costly; everything must be asked for.
+        raise UsageError(
+            "say which profiles to start", hint="--profiles core,data (or --profiles '*')"
+        )
     selection = preflight(compose, requested)
     say(f"starting {','.join(selection.profiles)} (waiting up to {wait_timeout}s for health)")
     done = compose.run(

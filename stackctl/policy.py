@@ -8,9 +8,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 from checks import waivers
 from checks.engine import Evaluation, evaluate
-from checks.stack import ProjectFacts, Stack
+from checks.stack import ProjectFacts
 from stackctl.compose import Compose
-from stackctl.model import Model, render
+from stackctl.model import render
 from stackctl.profiles import ALL_PROFILES, VALIDATION_MATRIX
 
 
@@ -22,11 +22,6 @@ def policy_matrix(override: Sequence[str] = ()) -> list[tuple[str, ...]]:
     return [*combos, (ALL_PROFILES,)]
 
 
-def to_stack(facts: ProjectFacts, model: Model) -> Stack:
-    sources = {name: (src.path, src.line) for name, src in model.sources.items()}
-    return facts.stack(model.data, model.profiles, sources)
-
-
 def check_stack(
     compose: Compose, override: Sequence[str] = (), *, today: dt.date | None = None
 ) -> Evaluation:
@@ -36,5 +31,5 @@ def check_stack(
         models = list(pool.map(lambda profiles: render(compose, profiles), combos))
     facts = ProjectFacts.read(compose.project.directory)
     registered, problems = waivers.load(compose.project.directory)
-    stacks = [to_stack(facts, model) for model in models]
+    stacks = [facts.stack(model.data, model.profiles) for model in models]
     return evaluate(stacks, registered, problems, today=today)

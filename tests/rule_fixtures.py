@@ -41,5 +41,4 @@ def build_stack(case: dict[str, Any], directory: Path) -> Stack:
     if "model" in case:
         return facts.stack(case["model"], profiles)
     model = render(Compose(Project.at(directory, ".env.example")), profiles)
-    sources = {name: (src.path, src.line) for name, src in model.sources.items()}
-    return facts.stack(model.data, profiles, sources)
+    return facts.stack(model.data, profiles)

@@ -39,7 +39,7 @@ def test_every_task_has_help(task: str) -> None:
 def test_nox_list_needs_no_engine() -> None:
     done = run(["-m", "nox", "-l"], env=NO_DOCKER)
     assert done.returncode == 0, done.stderr
-    for session in ("validate", "checks", "tests", "lint", "typecheck", "bench"):
+    for session in ("validate", "checks", "tests", "smoke", "lint", "typecheck", "bench"):
         assert f"* {session} ->" in done.stdout or f"- {session} ->" in done.stdout
 
 

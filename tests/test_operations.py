@@ -150,6 +150,12 @@ def test_volumes_need_explicit_confirmation(ops_project) -> None:
     assert run_invoke(ops_project.path, "down", "--volumes", "--yes-delete-volumes").returncode == 0
 
 
+def test_up_needs_an_explicit_selection(ops_project, docker_engine) -> None:
+    done = run_invoke(ops_project.path, "up")
+    assert done.returncode == 2 and "--profiles core,data" in done.stderr
+    assert project_containers(docker_engine, ops_project.name) == []
+
+
 def test_unknown_profile_lists_the_known_ones(ops_project) -> None:
     done = run_invoke(ops_project.path, "up", "--profiles", "nope")
     assert done.returncode == 2
