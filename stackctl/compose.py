@@ -197,6 +197,18 @@ class Compose:
             stdin=subprocess.DEVNULL,
         )
 
+    def stream(self, args: Sequence[str], profiles: Sequence[str] = ()) -> subprocess.Popen[str]:
+        """Start compose with stdout and stderr merged into one pipe, read as it arrives."""
+        return subprocess.Popen(
+            self.command(["--ansi", "never", *args], profiles),
+            cwd=self.project.directory,
+            env=self.environment(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            stdin=subprocess.DEVNULL,
+        )
+
 
 def first_error_line(stderr: str) -> str:
     """The first meaningful line compose printed, without its log-level noise."""

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -25,8 +24,8 @@ from stackctl.errors import EnvironmentProblem, StackError, UsageError
 from stackctl.model import Model, list_profiles, render
 from stackctl.profiles import ALL_PROFILES, check_known, parse_profiles, with_dependencies
 from stackctl.redact import Redactor
+from stackctl.secrets import parse_owner, specs_from_model
 from stackctl.secrets import scaffold as scaffold_secrets
-from stackctl.secrets import specs_from_model
 
 STATE_VARIABLE = "DEFAULT_MOUNT_VOLUME_PATH"
 STATE_OWNER_LABEL = "org.platform.state-owner"
@@ -49,11 +48,12 @@ def ops_project(project_dir: str | Path = ".", env_file: str | None = None) -> P
     return Project.at(root, env_file)
 
 
-def env_values(project: Project) -> dict[str, str]:
-    """What compose interpolates with: the env file, overridden by the process environment."""
+def state_root(project: Project) -> str:
+    """``DEFAULT_MOUNT_VOLUME_PATH`` as compose sees it: the process environment wins."""
+    if STATE_VARIABLE in os.environ:
+        return os.environ[STATE_VARIABLE]
     values = parse_env_file(project.env_file.read_text()) if project.env_file else {}
-    values.update({k: v for k, v in os.environ.items() if k in values})
-    return values
+    return values.get(STATE_VARIABLE, "")
 
 
 @dataclass
@@ -66,7 +66,7 @@ class Selection:
 
 
 def select(compose: Compose, requested: Sequence[str]) -> Selection:
-    """Resolve ``--profiles`` (default: all) and add the profiles they depend on."""
+    """Resolve ``--profiles`` (default: every profile) and add the profiles they need."""
     wanted = parse_profiles(requested) or (ALL_PROFILES,)
     check_known(wanted, list_profiles(compose))
     full = render(compose, [ALL_PROFILES])
@@ -100,13 +100,6 @@ def check_secrets(model: Model) -> str:
     return f"{len(statuses)} secret file(s) present, 0600 in 0700"
 
 
-def _owner(label: str | None) -> tuple[int, int] | None:
-    if not label:
-        return None
-    uid, _, gid = label.partition(":")
-    return int(uid), int(gid or uid)
-
-
 def ensure_state_dirs(model: Model, state_root: str) -> int:
     """Create the bind-mounted state directories under the state root; return how many."""
     if not state_root:
@@ -114,7 +107,7 @@ def ensure_state_dirs(model: Model, state_root: str) -> int:
     root = Path(state_root)
     created = 0
     for spec in model.services.values():
-        owner = _owner((spec.get("labels") or {}).get(STATE_OWNER_LABEL))
+        owner = parse_owner((spec.get("labels") or {}).get(STATE_OWNER_LABEL))
         for volume in spec.get("volumes") or []:
             if volume.get("type") != "bind" or volume.get("read_only"):
                 continue
@@ -148,10 +141,10 @@ def ensure_images(compose: Compose, client: Any, selection: Selection) -> str:
     if not missing:
         return f"{len(set(images.values()))} image(s) present locally"
     services = sorted(name for name, image in images.items() if image in missing)
-    say(f"  ..    {'images':<14} pulling {len(missing)} missing image(s)")
+    say(f"  ..    {'images':<10} pulling {len(missing)} missing image(s)")
     done = compose.run(["pull", "--quiet", *services], selection.profiles, timeout=1800)
-    still = engine.missing_images(client, set(missing))
-    if done.returncode != 0 or still:
+    still = engine.missing_images(client, set(missing)) or (missing if done.returncode else [])
+    if still:
         fail(
             f"cannot pull {len(still)} image(s): {report.short_list(still)}",
             "check registry access, or load the images with `docker load` first",
@@ -173,9 +166,9 @@ def preflight(compose: Compose, requested: Sequence[str]) -> Selection:
         )
     passed("profiles", ",".join(selection.profiles))
     passed("secrets", check_secrets(selection.model))
-    values = env_values(compose.project)
-    created = ensure_state_dirs(selection.model, values.get(STATE_VARIABLE, ""))
-    passed("state", f"{values.get(STATE_VARIABLE)} ({created} directories created)")
+    root = state_root(compose.project)
+    created = ensure_state_dirs(selection.model, root)
+    passed("state", f"{root} ({created} directories created)")
     users = loki.loki_services(selection.model.data)
     for result in (loki.plugin_check(client, users), loki.options_check(selection.model.data)):
         if not result.ok:
@@ -325,18 +318,7 @@ def stream_logs(
         )
     redact = redactor_for(full)
     args = ["logs", "--no-color", "--tail", str(tail)] + (["--follow"] if follow else [])
-    argv = compose.command(
-        ["--ansi", "never", *args, *([service] if service else [])], [ALL_PROFILES]
-    )
-    with subprocess.Popen(
-        argv,
-        cwd=compose.project.directory,
-        env=compose.environment(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        stdin=subprocess.DEVNULL,
-    ) as process:
+    with compose.stream([*args, *([service] if service else [])], [ALL_PROFILES]) as process:
         assert process.stdout is not None
         try:
             for line in process.stdout:

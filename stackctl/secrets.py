@@ -61,14 +61,15 @@ class SecretStatus:
         return self.status in {"created", "present", "rotated", "fixed"}
 
 
-def _owner(text: Any) -> tuple[int, int] | None:
+def parse_owner(text: Any) -> tuple[int, int] | None:
+    """``"1000:0"`` -> ``(1000, 0)``; ``"1000"`` -> ``(1000, 1000)``; empty -> None."""
     if text in (None, ""):
         return None
     uid, _, gid = str(text).partition(":")
     try:
         return int(uid), int(gid or uid)
     except ValueError:
-        raise UsageError(f"secret owner {text!r} is not uid[:gid]") from None
+        raise UsageError(f"owner {text!r} is not uid[:gid]") from None
 
 
 def specs_from_model(model: Mapping[str, Any]) -> list[SecretSpec]:
@@ -80,7 +81,7 @@ def specs_from_model(model: Mapping[str, Any]) -> list[SecretSpec]:
             continue
         entry = declared.get(name)
         kind = entry.get("kind") if isinstance(entry, Mapping) else entry
-        owner = _owner(entry.get("owner")) if isinstance(entry, Mapping) else None
+        owner = parse_owner(entry.get("owner")) if isinstance(entry, Mapping) else None
         specs.append(SecretSpec(name, Path(spec["file"]), kind and str(kind), owner))
     return specs
 
