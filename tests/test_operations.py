@@ -186,3 +186,49 @@ def test_canary_secrets_never_appear_in_any_output(ops_project, docker_engine) -
     assert "token is [REDACTED]" in text  # the careless service really printed it
     for canary in canaries.values():
         assert canary not in text
+
+
+def test_real_stack_stops_at_the_loki_preflight_and_never_prints_a_secret(
+    copy_tree, tmp_path: Path, docker_engine
+) -> None:
+    """The project's own stack on this engine: no Loki plugin, so up must stop cleanly."""
+    from conftest import REPO
+
+    stack = copy_tree(REPO, "real")
+    name = f"real{random.token_hex(4)}"
+    env = (stack / ".env.example").read_text()
+    env = env.replace("COMPOSE_PROJECT_NAME=platform", f"COMPOSE_PROJECT_NAME={name}")
+    env = env.replace(
+        "DEFAULT_MOUNT_VOLUME_PATH=/srv/platform", f"DEFAULT_MOUNT_VOLUME_PATH={tmp_path / 'state'}"
+    )
+    (stack / ".env").write_text(env)
+    assert run_invoke(stack, "secrets.scaffold").returncode == 0
+    canaries = []
+    for path in sorted((stack / "secrets").iterdir()):
+        if path.name == "README.md":
+            continue
+        canary = f"CANARY{random.token_hex(10)}"
+        canaries.append(canary)
+        original = path.read_text()
+        # keep the kind's shape (rabbitmq-conf is key = value lines)
+        path.write_text(original.replace(original.strip().split()[-1], canary))
+
+    up = run_invoke(stack, "up", "--profiles", "core,data")
+    assert up.returncode == 2, up.stderr
+    assert "error: the Loki logging driver plugin is not installed" in up.stderr
+    assert "Traceback" not in up.stderr
+    assert project_containers(docker_engine, name) == []  # nothing half-started
+
+    outputs = [
+        up,
+        run_invoke(stack, "secrets.scaffold", "--check"),
+        run_invoke(stack, "loki.preflight", "--profiles", "core,data"),
+        run_invoke(stack, "check", "--format", "json"),
+        run_invoke(stack, "validate"),
+        run_invoke(stack, "ps"),
+        run_invoke(stack, "logs"),
+    ]
+    text = "".join(o.stdout + o.stderr for o in outputs)
+    assert len(canaries) == 14
+    for canary in canaries:
+        assert canary not in text
