@@ -205,7 +205,7 @@ def test_real_stack_stops_at_the_loki_preflight_and_never_prints_a_secret(
     assert run_invoke(stack, "secrets.scaffold").returncode == 0
     canaries = []
     for path in sorted((stack / "secrets").iterdir()):
-        if path.name == "README.md":
+        if path.name == "README":
             continue
         canary = f"CANARY{random.token_hex(10)}"
         canaries.append(canary)
