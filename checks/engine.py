@@ -31,9 +31,7 @@ class Evaluation:
 def run_rules(stack: Stack, rules: Iterable[Rule]) -> Iterable[Finding]:
     for rule in rules:
         for hit in rule.function(stack):
-            source, line = stack.source(hit.service) if hit.service else (stack.root_name, 1)
-            if hit.source:
-                source, line = hit.source, 1
+            source, line = (hit.source, 1) if hit.source else stack.facts.source(hit.service)
             yield Finding(
                 rule_id=rule.id,
                 requirement=rule.requirement,

@@ -19,35 +19,6 @@ IGNORED_DIRS = {".git", ".nox", ".venv", "node_modules", "tests", "secrets", "bu
 COMPOSE_NAMES = {"docker-compose.yml", "docker-compose.yaml", "compose.yml", "compose.yaml"}
 
 
-@dataclass(frozen=True)
-class Stack:
-    """A rendered model for one profile combination and the project it came from."""
-
-    model: Mapping[str, Any]
-    profiles: tuple[str, ...] = ()
-    complete: bool = False  # True when every profile is enabled ("*")
-    sources: Mapping[str, tuple[str, int]] = field(default_factory=dict)
-    root: Mapping[str, Any] = field(default_factory=dict)  # the raw root compose file
-    root_name: str = "docker-compose.yml"
-    compose_files: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # path -> raw
-    included: tuple[str, ...] = ()
-    env_example: Mapping[str, str] = field(default_factory=dict)
-    env_example_present: bool = True
-    variables: Mapping[str, str] = field(default_factory=dict)  # variable -> first file using it
-
-    @property
-    def services(self) -> Mapping[str, Any]:
-        services: Mapping[str, Any] = self.model.get("services") or {}
-        return services
-
-    def source(self, service: str) -> tuple[str, int]:
-        return self.sources.get(service, (self.root_name, 1))
-
-    @property
-    def state_root(self) -> str:
-        return self.env_example.get("DEFAULT_MOUNT_VOLUME_PATH", "").rstrip("/")
-
-
 def parse_env_file(text: str) -> dict[str, str]:
     values: dict[str, str] = {}
     for raw in text.splitlines():
@@ -95,14 +66,20 @@ def find_compose_files(project_dir: Path) -> list[Path]:
 class ProjectFacts:
     """The raw, non-merged facts about a project that some rules need."""
 
-    root: Mapping[str, Any]
-    root_name: str
-    compose_files: Mapping[str, Mapping[str, Any]]
-    included: tuple[str, ...]
-    env_example: Mapping[str, str]
-    env_example_present: bool
-    variables: Mapping[str, str]
-    sources: Mapping[str, tuple[str, int]]  # service -> declaring file and line
+    root: Mapping[str, Any] = field(default_factory=dict)  # the raw root compose file
+    root_name: str = "docker-compose.yml"
+    compose_files: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # path -> raw
+    included: tuple[str, ...] = ()
+    env_example: Mapping[str, str] = field(default_factory=dict)
+    variables: Mapping[str, str] = field(default_factory=dict)  # variable -> first file using it
+    sources: Mapping[str, tuple[str, int]] = field(default_factory=dict)  # service -> file, line
+
+    @property
+    def state_root(self) -> str:
+        return self.env_example.get("DEFAULT_MOUNT_VOLUME_PATH", "").rstrip("/")
+
+    def source(self, service: str) -> tuple[str, int]:
+        return self.sources.get(service, (self.root_name, 1))
 
     @classmethod
     def read(cls, project_dir: Path, root_name: str = "docker-compose.yml") -> ProjectFacts:
@@ -138,22 +115,24 @@ class ProjectFacts:
             compose_files=compose_files,
             included=tuple(included),
             env_example=parse_env_file(env_text),
-            env_example_present=env_path.is_file(),
             variables=variables,
             sources=sources,
         )
 
     def stack(self, model: Mapping[str, Any], profiles: tuple[str, ...] = ()) -> Stack:
-        return Stack(
-            model=model,
-            profiles=profiles,
-            complete="*" in profiles,
-            sources=self.sources,
-            root=self.root,
-            root_name=self.root_name,
-            compose_files=self.compose_files,
-            included=self.included,
-            env_example=self.env_example,
-            env_example_present=self.env_example_present,
-            variables=self.variables,
-        )
+        return Stack(model=model, profiles=profiles, complete="*" in profiles, facts=self)
+
+
+@dataclass(frozen=True)
+class Stack:
+    """A rendered model for one profile combination and the project it came from."""
+
+    model: Mapping[str, Any]
+    profiles: tuple[str, ...] = ()
+    complete: bool = False  # True when every profile is enabled ("*")
+    facts: ProjectFacts = field(default_factory=ProjectFacts)
+
+    @property
+    def services(self) -> Mapping[str, Any]:
+        services: Mapping[str, Any] = self.model.get("services") or {}
+        return services

@@ -22,7 +22,7 @@ ROOT_KEYS = {"name", "include", "networks", "secrets", "volumes", "configs"}
 def root_keys(stack: Stack) -> Iterator[Hit]:
     """The root file holds only ``name``, ``include``, ``networks``, ``secrets``,
     ``volumes``, ``configs`` and ``x-*`` keys: no services of its own."""
-    for key in stack.root:
+    for key in stack.facts.root:
         if key not in ROOT_KEYS and not str(key).startswith("x-"):
             yield Hit("", f"root file defines top-level key {key}", subject=str(key))
 
@@ -37,8 +37,8 @@ def root_keys(stack: Stack) -> Iterator[Hit]:
 def all_included(stack: Stack) -> Iterator[Hit]:
     """Each ``infra/**/docker-compose.yml`` is listed in the root ``include``; a file that
     is not included is dead configuration that validation never sees."""
-    included = set(stack.included)
-    for path in sorted(stack.compose_files):
+    included = set(stack.facts.included)
+    for path in sorted(stack.facts.compose_files):
         if path.startswith("infra/") and path not in included:
             yield Hit("", f"{path} is not included by the root file", subject=path, source=path)
 
@@ -52,6 +52,6 @@ def all_included(stack: Stack) -> Iterator[Hit]:
 )
 def services_outside_infra(stack: Stack) -> Iterator[Hit]:
     """No compose file outside ``infra/`` (the root file included) defines services."""
-    for path, data in sorted(stack.compose_files.items()):
+    for path, data in sorted(stack.facts.compose_files.items()):
         if not path.startswith("infra/") and (data or {}).get("services"):
             yield Hit("", f"{path} defines services outside infra/", subject=path, source=path)

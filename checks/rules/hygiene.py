@@ -126,7 +126,7 @@ def state_location(stack: Stack) -> Iterator[Hit]:
     """Writable mounts are binds under ``DEFAULT_MOUNT_VOLUME_PATH`` (as set in
     .env.example); named volumes hide state from backups. Read-only binds
     (configuration) and tmpfs are fine."""
-    root = stack.state_root
+    root = stack.facts.state_root
     for name, spec in stack.services.items():
         for volume in spec.get("volumes") or []:
             if not isinstance(volume, dict) or volume.get("read_only"):
@@ -152,8 +152,8 @@ def state_location(stack: Stack) -> Iterator[Hit]:
 def documented_variables(stack: Stack) -> Iterator[Hit]:
     """Each ``${VAR}`` any compose file reads has an entry in .env.example (``$$``
     escapes are not variables)."""
-    for variable, path in sorted(stack.variables.items()):
-        if variable not in stack.env_example:
+    for variable, path in sorted(stack.facts.variables.items()):
+        if variable not in stack.facts.env_example:
             yield Hit(
                 "",
                 f"{variable} (used in {path}) is missing from .env.example",
@@ -180,7 +180,7 @@ def _looks_random(value: str) -> bool:
 def example_env_secrets(stack: Stack) -> Iterator[Hit]:
     """.env.example is committed: a credential-shaped key with a value, or a value that
     looks like a random token, is a leaked secret. Values are never printed."""
-    for key, value in stack.env_example.items():
+    for key, value in stack.facts.env_example.items():
         if (is_credential_key(key) and value) or _looks_random(value):
             yield Hit(
                 "", f".env.example gives {key} a secret-looking value", key, source=".env.example"

@@ -116,5 +116,5 @@ def unused_secrets(stack: Stack) -> Iterator[Hit]:
     if not stack.complete:
         return
     used = set().union(*(referenced_secrets(s) for s in stack.services.values()))
-    for secret in sorted(set(stack.root.get("secrets") or {}) - used):
+    for secret in sorted(set(stack.facts.root.get("secrets") or {}) - used):
         yield Hit("", f"secret {secret} is declared but no service mounts it", subject=secret)
