@@ -20,10 +20,10 @@ from checks.waivers import META_RULES
 from stackctl import engine, loki, ops, report, secrets
 from stackctl.compose import Compose, Project
 from stackctl.errors import EnvironmentProblem, StackError, UsageError
-from stackctl.model import list_profiles, render
+from stackctl.model import render, require_known_profiles
 from stackctl.ops import ops_project
 from stackctl.policy import check_stack
-from stackctl.profiles import check_known, parse_profiles
+from stackctl.profiles import parse_profiles
 from stackctl.validate import render_results, validate
 
 P = ParamSpec("P")
@@ -47,10 +47,6 @@ def guarded(command: Callable[P, int]) -> Callable[P, int]:
     return wrapper
 
 
-def project_for(project_dir: str | Path = ".", env_file: str | None = None) -> Project:
-    return Project.at(project_dir, env_file)
-
-
 @guarded
 def validate_command(
     project_dir: str | Path = ".",
@@ -61,7 +57,7 @@ def validate_command(
 ) -> int:
     """VAL-OPT-001 and the VAL-OPT-002 matrix; exit 1 when any combination fails."""
     report.check_format(fmt, ("table", "json", "junit"))
-    compose = Compose(project_for(project_dir, env_file))
+    compose = Compose(Project.at(project_dir, env_file))
     results = validate(compose, parse_profiles(profiles))
     report.emit(render_results(results, fmt), output)
     return 0 if all(r.ok for r in results) else 1
@@ -87,10 +83,9 @@ def check_command(
         threshold = Severity.parse(fail_on)
     except ValueError as error:
         raise UsageError(str(error)) from None
-    compose = Compose(project_for(project_dir, env_file))
+    compose = Compose(Project.at(project_dir, env_file))
     selection = parse_profiles(profiles)
-    if selection:
-        check_known(selection, list_profiles(compose))
+    require_known_profiles(compose, selection)
     evaluation = check_stack(compose, selection)
     failing = evaluation.failing(threshold)
     rules = rule_catalogue()
@@ -118,7 +113,6 @@ def check_command(
 
 
 def _ops_compose(project_dir: str | Path, env_file: str | None) -> Compose:
-
     return Compose(ops_project(project_dir, env_file))
 
 
@@ -143,14 +137,12 @@ def down_command(
     confirm: bool = False,
     env_file: str | None = None,
 ) -> int:
-
     compose = _ops_compose(project_dir, env_file)
     return ops.down(compose, profiles, volumes=volumes, confirm=confirm)
 
 
 @guarded
 def ps_command(project_dir: str | Path = ".", env_file: str | None = None) -> int:
-
     rows = ops.ps_rows(_ops_compose(project_dir, env_file))
     headers = ["service", "profile", "state", "health", "ports"]
     report.emit(report.table(rows, headers) if rows else "no containers")
@@ -165,7 +157,6 @@ def logs_command(
     tail: int = 100,
     env_file: str | None = None,
 ) -> int:
-
     status = ops.stream_logs(_ops_compose(project_dir, env_file), service, follow=follow, tail=tail)
     return 0 if status in (0, -15) else 1
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from stackctl.compose import Compose, first_error_line
 from stackctl.errors import RenderError
+from stackctl.profiles import check_known
 
 # Compose prints these on stderr but still exits 0; for this stack they are errors.
 _WARNING_PATTERNS = (
@@ -57,6 +58,12 @@ def render(compose: Compose, profiles: Sequence[str] = (), *, strict: bool = Tru
     except json.JSONDecodeError as error:
         raise RenderError(f"compose printed invalid JSON: {error}") from error
     return Model(data=data, profiles=tuple(profiles))
+
+
+def require_known_profiles(compose: Compose, requested: Sequence[str]) -> None:
+    """Fail with the list of known profiles when a requested one does not exist."""
+    if requested:
+        check_known(requested, list_profiles(compose))
 
 
 def list_profiles(compose: Compose) -> tuple[str, ...]:

@@ -21,8 +21,8 @@ from checks.stack import parse_env_file
 from stackctl import engine, loki, report
 from stackctl.compose import Compose, Project
 from stackctl.errors import EnvironmentProblem, StackError, UsageError
-from stackctl.model import Model, list_profiles, render
-from stackctl.profiles import ALL_PROFILES, check_known, parse_profiles, with_dependencies
+from stackctl.model import Model, render, require_known_profiles
+from stackctl.profiles import ALL_PROFILES, parse_profiles, with_dependencies
 from stackctl.redact import Redactor
 from stackctl.secrets import parse_owner, specs_from_model
 from stackctl.secrets import scaffold as scaffold_secrets
@@ -68,7 +68,7 @@ class Selection:
 def select(compose: Compose, requested: Sequence[str]) -> Selection:
     """Resolve ``--profiles`` (default: every profile) and add the profiles they need."""
     wanted = parse_profiles(requested) or (ALL_PROFILES,)
-    check_known(wanted, list_profiles(compose))
+    require_known_profiles(compose, wanted)
     full = render(compose, [ALL_PROFILES])
     profiles, added = with_dependencies(wanted, full.services)
     model = full if profiles == (ALL_PROFILES,) else render(compose, profiles)
@@ -262,7 +262,7 @@ def down(
     """Stop and remove containers. Named volumes and host state survive unless confirmed."""
     engine.client()
     profiles = parse_profiles(requested) or (ALL_PROFILES,)
-    check_known(profiles, list_profiles(compose))
+    require_known_profiles(compose, profiles)
     if volumes and not confirm:
         raise UsageError(
             "--volumes deletes the named volumes of the selection",

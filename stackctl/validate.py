@@ -6,6 +6,7 @@ when compose exits 0 *and* prints no warning on stderr.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -14,8 +15,8 @@ from dataclasses import asdict, dataclass
 from stackctl import report
 from stackctl.compose import Compose, first_error_line
 from stackctl.errors import RenderError
-from stackctl.model import list_profiles, warning_lines
-from stackctl.profiles import Combination, check_known, matrix_for
+from stackctl.model import require_known_profiles, warning_lines
+from stackctl.profiles import Combination, matrix_for
 
 
 @dataclass(frozen=True)
@@ -49,13 +50,10 @@ def validate(
     compose: Compose, override: Sequence[str] = (), *, workers: int = 4
 ) -> list[ValidationResult]:
     """Validate the spec matrix (or one ``--profiles`` combination); results keep matrix order."""
-    if override:
-        try:
-            known = list_profiles(compose)
-        except RenderError:
-            known = None  # the render below fails too, and reports compose's error in the table
-        if known is not None:
-            check_known(override, known)
+    # A tree compose cannot load fails the render below too, with compose's own
+    # error in the table, so only an unknown profile is a usage error here.
+    with contextlib.suppress(RenderError):
+        require_known_profiles(compose, override)
     matrix = matrix_for(override)
     with ThreadPoolExecutor(max_workers=max(1, min(workers, len(matrix)))) as pool:
         return list(pool.map(lambda combo: validate_one(compose, combo), matrix))

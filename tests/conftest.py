@@ -12,11 +12,6 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 
 @pytest.fixture(scope="session")
-def repo() -> Path:
-    return REPO
-
-
-@pytest.fixture(scope="session")
 def stack_compose() -> Compose:
     """The project's own stack, rendered with .env.example as VAL-OPT-001 says."""
     return Compose(Project.at(REPO, ".env.example"))

@@ -163,7 +163,7 @@ def documented_variables(stack: Stack) -> Iterator[Hit]:
 
 
 def _looks_random(value: str) -> bool:
-    if len(value) < 20 or ("/" in value and value.startswith("/")):
+    if len(value) < 20 or value.startswith("/"):  # short values and paths are not tokens
         return False
     counts = Counter(value)
     entropy = -sum(n / len(value) * math.log2(n / len(value)) for n in counts.values())
