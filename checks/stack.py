@@ -5,6 +5,7 @@ Everything is read up front, so rules stay pure functions without I/O.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -51,13 +52,19 @@ def declared_services(relative: str, text: str, data: Any) -> dict[str, tuple[st
     return found
 
 
+def inside(project_dir: Path, path: Path) -> bool:
+    """Whether ``path``, with every symlink followed, stays inside ``project_dir``."""
+    return path.resolve().is_relative_to(project_dir.resolve())
+
+
 def find_compose_files(project_dir: Path) -> list[Path]:
+    """Compose files of the project; a symlink leading outside the project is never followed."""
     found = []
     for path in sorted(project_dir.rglob("*")):
         relative = path.relative_to(project_dir)
         if any(part in IGNORED_DIRS for part in relative.parts[:-1]):
             continue
-        if path.name in COMPOSE_NAMES and path.is_file():
+        if path.name in COMPOSE_NAMES and path.is_file() and inside(project_dir, path):
             found.append(path)
     return found
 
@@ -100,9 +107,13 @@ class ProjectFacts:
                     match.group(1) or match.group(2), "infra/common-optimizations.yml"
                 )
         root = compose_files.get(root_name, {})
+        # Lexical normalisation: an included path is named, not followed (it may be
+        # a symlink out of the project, which is reported as not part of it).
+        named = [Path(os.path.normpath(project_dir / item)) for item in include_paths(root)]
         included = [
-            (project_dir / item).resolve().relative_to(project_dir).as_posix()
-            for item in include_paths(root)
+            path.relative_to(project_dir).as_posix()
+            for path in named
+            if path.is_relative_to(project_dir)
         ]
         sources: dict[str, tuple[str, int]] = {}
         for relative in [root_name, *included]:
