@@ -9,6 +9,7 @@ entry that matches nothing is stale (EXC-003); an expired one fails (EXC-002).
 from __future__ import annotations
 
 import datetime as dt
+import stat
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -94,13 +95,67 @@ def _meta(rule_id: str, message: str, subject: str) -> Finding:
     )
 
 
+class _TextDatesLoader(yaml.SafeLoader):
+    """Safe YAML where dates stay strings, so an impossible date is an entry problem."""
+
+
+_TextDatesLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+def _file_problem(message: str) -> tuple[list[Waiver], list[Finding]]:
+    return [], [_meta("EXC-001", f"{REGISTRY_PATH} {message}", "file")]
+
+
 def load(project_dir: Path) -> tuple[list[Waiver], list[Finding]]:
-    """Read the registry; malformed entries come back as EXC-001 findings, not errors."""
+    """Read the registry; every problem, with the file or an entry, comes back as EXC-001.
+
+    A registry that cannot be read is never skipped in silence: its findings
+    would reappear unexplained. It fails the gate with the reason instead.
+    """
     path = project_dir / REGISTRY_PATH
-    if not path.is_file():
+    try:
+        info = path.lstat()
+    except FileNotFoundError:
         return [], []
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    entries = data.get("exceptions") or [] if isinstance(data, Mapping) else []
+    except OSError as error:
+        return _file_problem(f"cannot be read: {error.strerror}")
+    if stat.S_ISLNK(info.st_mode):
+        if not path.resolve().is_relative_to(project_dir.resolve()):
+            return _file_problem("is a symlink that leads outside the project")
+        try:
+            info = path.stat()
+        except OSError as error:
+            return _file_problem(f"is a symlink that cannot be followed: {error.strerror}")
+    if stat.S_ISDIR(info.st_mode):
+        return _file_problem("is a directory, not a file")
+    if not stat.S_ISREG(info.st_mode):
+        # A FIFO or device would block or never end.
+        return _file_problem("is not a regular file (a FIFO or device?)")
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as error:
+        return _file_problem(f"is not UTF-8 text (byte {error.start})")
+    except OSError as error:
+        return _file_problem(f"cannot be read: {error.strerror}")
+    try:
+        data = yaml.load(text, Loader=_TextDatesLoader)  # a SafeLoader subclass
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(error, "problem", None) or "syntax error"
+        return _file_problem(f"is not valid YAML{where}: {problem}")
+    if data is None:
+        return [], []
+    if not isinstance(data, Mapping):
+        return _file_problem(
+            f"must be a mapping with an `exceptions:` list, not a {type(data).__name__}"
+        )
+    entries = data.get("exceptions") or []
+    if not isinstance(entries, list):
+        return _file_problem(f"`exceptions:` must be a list, not a {type(entries).__name__}")
     return parse(entries, project_dir)
 
 
