@@ -2,11 +2,35 @@
 
 from __future__ import annotations
 
+import os
+import stat
 from collections.abc import Iterable
 from pathlib import Path
 
 MASK = "[REDACTED]"
 MIN_LENGTH = 4  # shorter values would mask ordinary words
+MAX_SECRET_BYTES = 1 << 20  # a secret file larger than this is not a secret value
+
+
+def read_secret(path: Path) -> str | None:
+    """The value of a regular secret file; None for anything else. Never blocks.
+
+    O_NONBLOCK keeps a FIFO from hanging the open, and fstat on the opened
+    descriptor decides (no race with a swapped path). A symlink is followed:
+    compose mounts its target, so its value must be masked too.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        return os.read(fd, MAX_SECRET_BYTES).decode("utf-8", errors="replace")
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
 
 
 class Redactor:
@@ -28,13 +52,7 @@ class Redactor:
 
     @classmethod
     def from_files(cls, paths: Iterable[Path]) -> Redactor:
-        values = []
-        for path in paths:
-            try:
-                values.append(path.read_text(encoding="utf-8", errors="replace"))
-            except OSError:
-                continue
-        return cls(values)
+        return cls(value for value in map(read_secret, paths) if value is not None)
 
     def __call__(self, text: str) -> str:
         for piece in self._pieces:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from stackctl.errors import UsageError
+from stackctl.errors import EnvironmentProblem, UsageError
 
 FILE_MODE = 0o600
 DIR_MODE = 0o700
@@ -86,17 +86,35 @@ def specs_from_model(model: Mapping[str, Any]) -> list[SecretSpec]:
     return specs
 
 
+SYMLINK = "symlink (refused)"
+SPECIAL = "not a regular file (refused)"
+WRITE_HINT = "make secrets/ a writable directory you own (0700), holding only regular files"
+
+
+def _problem(error: OSError, path: Path) -> EnvironmentProblem:
+    where = error.filename or path
+    return EnvironmentProblem(f"{where}: {error.strerror or error}", hint=WRITE_HINT)
+
+
 def inspect(spec: SecretSpec) -> str:
-    """The status of one secret file on disk, without reading its value."""
+    """The status of one secret file on disk, without reading its value or following links."""
     try:
-        info = spec.path.stat()
+        info = spec.path.lstat()
     except FileNotFoundError:
         return "missing"
+    except NotADirectoryError:
+        raise EnvironmentProblem(
+            f"secrets directory {spec.path.parent} is not a directory", hint=WRITE_HINT
+        ) from None
+    except OSError as error:
+        raise _problem(error, spec.path) from None
+    if stat.S_ISLNK(info.st_mode):
+        return SYMLINK
     if not stat.S_ISREG(info.st_mode):
-        return "not a file"
+        return SPECIAL
     if info.st_size == 0:
         return "empty"
-    directory = spec.path.parent.stat()
+    directory = spec.path.parent.lstat()
     if stat.S_IMODE(info.st_mode) != FILE_MODE or stat.S_IMODE(directory.st_mode) != DIR_MODE:
         return "wrong permissions"
     if spec.owner is not None and (info.st_uid, info.st_gid) != spec.owner:
@@ -105,23 +123,51 @@ def inspect(spec: SecretSpec) -> str:
 
 
 def _ensure_directory(directory: Path) -> None:
-    directory.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
-    directory.chmod(DIR_MODE)
+    """Create the secrets directory 0700, or tighten it; never through a symlink."""
+    try:
+        info = directory.lstat()
+    except FileNotFoundError:
+        directory.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+        info = directory.lstat()
+    if stat.S_ISLNK(info.st_mode):
+        raise EnvironmentProblem(
+            f"secrets directory {directory} is a symlink; refusing to write through it",
+            hint=WRITE_HINT,
+        )
+    if not stat.S_ISDIR(info.st_mode):
+        raise EnvironmentProblem(
+            f"secrets directory {directory} is not a directory", hint=WRITE_HINT
+        )
+    if stat.S_IMODE(info.st_mode) != DIR_MODE:
+        directory.chmod(DIR_MODE)
 
 
-def _chown(path: Path, owner: tuple[int, int] | None) -> None:
+def _chown_fd(fd: int, owner: tuple[int, int] | None) -> None:
     if owner is not None and os.geteuid() == 0:
-        os.chown(path, *owner)
+        os.fchown(fd, *owner)
 
 
 def _write_new(spec: SecretSpec, value: str) -> None:
-    """Exclusive create: fails rather than overwrite a file that appeared meanwhile."""
-    fd = os.open(spec.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+    """Exclusive create: fails rather than overwrite (or follow) anything that appeared."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+    fd = os.open(spec.path, flags, FILE_MODE)
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         handle.write(value)
         handle.flush()
         os.fsync(handle.fileno())
-    _chown(spec.path, spec.owner)
+        _chown_fd(handle.fileno(), spec.owner)
+
+
+def _tighten(spec: SecretSpec) -> None:
+    """Mode 0600 and the declared owner, on the file itself: a symlink or FIFO is refused."""
+    fd = os.open(spec.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise EnvironmentProblem(f"{spec.path} is not a regular file", hint=WRITE_HINT)
+        os.fchmod(fd, FILE_MODE)
+        _chown_fd(fd, spec.owner)
+    finally:
+        os.close(fd)
 
 
 def _replace(spec: SecretSpec, value: str) -> None:
@@ -132,8 +178,8 @@ def _replace(spec: SecretSpec, value: str) -> None:
             handle.write(value)
             handle.flush()
             os.fsync(handle.fileno())
-        Path(temp).chmod(FILE_MODE)
-        _chown(Path(temp), spec.owner)
+            os.fchmod(handle.fileno(), FILE_MODE)
+            _chown_fd(handle.fileno(), spec.owner)
         Path(temp).replace(spec.path)
     except BaseException:
         Path(temp).unlink(missing_ok=True)
@@ -148,23 +194,29 @@ def _generate(spec: SecretSpec) -> str | None:
 def scaffold(
     specs: Iterable[SecretSpec], *, check: bool = False, fix: bool = False
 ) -> list[SecretStatus]:
-    """Create every missing secret; with ``check`` change nothing, with ``fix`` tighten modes."""
+    """Create every missing secret; with ``check`` change nothing, with ``fix`` tighten modes.
+
+    Symlinks and special files are never opened, written, chmodded or chowned:
+    they are reported as refused.
+    """
     results = []
     for spec in specs:
         status = inspect(spec)
-        if spec.kind not in GENERATORS:
-            status = "no generator" if status == "missing" else status
-        elif status == "missing" and not check:
-            _ensure_directory(spec.path.parent)
-            value = _generate(spec)
-            assert value is not None  # kind is known
-            _write_new(spec, value)
-            status = "created"
-        elif status in {"wrong permissions", "wrong owner"} and fix and not check:
-            _ensure_directory(spec.path.parent)
-            spec.path.chmod(FILE_MODE)
-            _chown(spec.path, spec.owner)
-            status = "fixed"
+        try:
+            if spec.kind not in GENERATORS:
+                status = "no generator" if status == "missing" else status
+            elif status == "missing" and not check:
+                _ensure_directory(spec.path.parent)
+                value = _generate(spec)
+                assert value is not None  # kind is known
+                _write_new(spec, value)
+                status = "created"
+            elif status in {"wrong permissions", "wrong owner"} and fix and not check:
+                _ensure_directory(spec.path.parent)
+                _tighten(spec)
+                status = "fixed"
+        except OSError as error:
+            raise _problem(error, spec.path) from None
         results.append(SecretStatus(spec, status))
     return results
 
@@ -180,6 +232,13 @@ def rotate(specs: Iterable[SecretSpec], name: str) -> SecretStatus:
             f"secret {name} declares no known generator kind",
             hint=f"set one in {GENERATORS_KEY}: {', '.join(GENERATORS)}",
         )
-    _ensure_directory(spec.path.parent)
-    _replace(spec, value)
+    if inspect(spec) in {SYMLINK, SPECIAL}:
+        raise EnvironmentProblem(
+            f"{spec.path} is a symlink or special file; refusing to rotate it", hint=WRITE_HINT
+        )
+    try:
+        _ensure_directory(spec.path.parent)
+        _replace(spec, value)
+    except OSError as error:
+        raise _problem(error, spec.path) from None
     return SecretStatus(spec, "rotated")
