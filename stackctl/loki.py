@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from checks.rules.logging import loki_bounded, loki_url_reachable
+from checks.engine import evaluate
+from checks.registry import all_rules
 from checks.stack import Stack
 from stackctl.engine import plugin_state
 from stackctl.report import short_list
@@ -23,6 +24,8 @@ PLUGIN_IMAGE = "grafana/loki-docker-driver:3.5.1"  # same line as the Loki serve
 INSTALL_COMMAND = (
     f"docker plugin install {PLUGIN_IMAGE} --alias {PLUGIN_ALIAS} --grant-all-permissions"
 )
+# The policy rules preflight shares with `check`: loki-url reachable, bounded retries.
+OPTION_RULES = ("LOG-002", "LOG-004")
 FALLBACK_HINT = "or set LOG_DRIVER=local in your .env to log with the local driver instead"
 
 
@@ -64,9 +67,10 @@ def plugin_check(engine: Any, users: list[str]) -> Check:
 
 
 def options_check(model: Mapping[str, Any]) -> Check:
-    """Reuses the policy rules, so preflight and `check` never disagree."""
-    stack = Stack(model=model)
-    problems = [*loki_url_reachable(stack), *loki_bounded(stack)]
+    """Runs the policy rules through the rule engine, so preflight and `check` never disagree."""
+    rules = all_rules()
+    evaluation = evaluate([Stack(model=model)], rules=[rules[rule_id] for rule_id in OPTION_RULES])
+    problems = evaluation.open_findings
     if not problems:
         return Check("loki options", True, "loopback loki-url, non-blocking, bounded retries")
     first = problems[0]
