@@ -457,3 +457,27 @@ def first_error_line(stderr: str) -> str:
         text = re.sub(r'^time="[^"]*"\s+level=\w+\s+msg=', "", text)
         return one_line(text.strip('"').replace('\\"', '"'))
     return ""
+
+
+# compose's own words for problems of the environment, not of the stack's files.
+_ENVIRONMENT_ERRORS = (
+    re.compile(r"invalid project name", re.I),
+    re.compile(r"couldn't find env file", re.I),
+    re.compile(r"COMPOSE_[A-Z_]+", re.I),
+)
+
+
+def is_environment_error(message: str, project: Project) -> bool:
+    """Whether a compose error line is about the environment (env file, project name, COMPOSE_*).
+
+    Such an error fails every combination alike, so ``validate`` reports it as
+    an environment error (exit 2), not as failing combinations (exit 1).
+    """
+    if project.env_file is not None:
+        env = project.env_file
+        names = {str(env)}
+        if env.is_relative_to(project.directory):
+            names.add(env.relative_to(project.directory).as_posix())
+        if any(f"read {name}" in message or f"{name}:" in message for name in names):
+            return True
+    return any(pattern.search(message) for pattern in _ENVIRONMENT_ERRORS)

@@ -8,7 +8,8 @@ from typing import Any
 
 from stackctl import options as opt
 from stackctl.commands import Command, register
-from stackctl.compose import Compose, Project
+from stackctl.compose import Compose, Project, is_environment_error
+from stackctl.errors import EnvironmentProblem
 from stackctl.reporting import Case, Outcome, ReportTo
 from stackctl.validate import ValidationResult, render_results, validate
 
@@ -51,6 +52,12 @@ class ValidateOutcome(Outcome):
 
 def run(options: ValidateOptions) -> ValidateOutcome:
     results = validate(Compose(options.project), options.profiles)
+    for result in results:
+        if result.error and is_environment_error(result.error, options.project):
+            raise EnvironmentProblem(
+                result.error,
+                hint="fix the env file or the COMPOSE_* variables; every combination fails alike",
+            )
     failed = not all(r.ok for r in results)
     return ValidateOutcome("validate", exit_code=1 if failed else 0, results=results)
 
