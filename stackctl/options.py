@@ -150,7 +150,7 @@ def output_path(raw: Raw, name: str = "output") -> Path | None:
     hint = "name a regular file in a writable directory"
     try:
         info = path.lstat()
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
         info = None
     except OSError as error:
         raise EnvironmentProblem(f"cannot use --output {path}: {error.strerror}", hint) from None

@@ -199,9 +199,18 @@ def scaffold(
     Symlinks and special files are never opened, written, chmodded or chowned:
     they are reported as refused.
     """
+    specs = list(specs)
+    found = [(spec, inspect(spec)) for spec in specs]
+    refused = [spec for spec, status in found if status in {SYMLINK, SPECIAL}]
+    if refused and not check:
+        listed = ", ".join(str(spec.path) for spec in refused)
+        raise EnvironmentProblem(
+            f"refusing to touch secrets: {len(refused)} path(s) are symlinks or special files:"
+            f" {listed}",
+            hint="replace each with a regular file, or delete it and rerun secrets.scaffold",
+        )
     results = []
-    for spec in specs:
-        status = inspect(spec)
+    for spec, status in found:
         try:
             if spec.kind not in GENERATORS:
                 status = "no generator" if status == "missing" else status

@@ -64,12 +64,7 @@ def run(options: SecretsOptions) -> Outcome:
         for s in statuses
     ]
     bad = [s for s in statuses if not s.ok]
-    refused = [s for s in statuses if s.status in (secrets.SYMLINK, secrets.SPECIAL)]
-    if refused:
-        listed = ", ".join(f"{s.spec.name} ({s.spec.path})" for s in refused)
-        say(f"error: refused {len(refused)} path(s) that are not regular files: {listed}")
-        say("  hint: replace each with a regular file (or delete it and rerun scaffold)")
-    elif bad and not options.check:
+    if bad and not options.check:
         say(
             "hint: --fix tightens modes and owners; add a kind to x-secret-generators for"
             " secrets without one"
