@@ -236,7 +236,12 @@ CASES = [
         setup=registry("exceptions: [\n  - {service: web\n"),
     ),
     Case(
-        "registry-impossible-date", M, ("check",), 1, "expires", setup=entry_with_date("2027-02-30")
+        "registry-impossible-date",
+        MOD,
+        ("check",),
+        1,
+        "expires",
+        setup=entry_with_date("2027-02-30"),
     ),
     Case(
         "registry-not-utf8",
@@ -373,7 +378,7 @@ CASES = [
         "unknown secret 'nope'",
     ),
     Case(
-        "check-and-fix", M, ("secrets.scaffold", "--check", "--fix"), 2, "--check changes nothing"
+        "check-and-fix", MOD, ("secrets.scaffold", "--check", "--fix"), 2, "--check changes nothing"
     ),
     # .env and --env-file: a directory, binary, garbage, missing; always named
     Case(
@@ -456,7 +461,11 @@ CASES = [
     ),
     Case("up-profile-unknown", INV, ("up", "--profiles", "nope"), 2, "unknown profile: nope"),
     Case(
-        "check-profile-unknown", M, ("check", "--profiles", "core,nope"), 2, "unknown profile: nope"
+        "check-profile-unknown",
+        MOD,
+        ("check", "--profiles", "core,nope"),
+        2,
+        "unknown profile: nope",
     ),
     Case("down-profile-unknown", SCR, ("down", "--profiles", "nope"), 2, "unknown profile: nope"),
     Case("up-no-selection", INV, ("up",), 2, "say which profiles to start"),
@@ -491,7 +500,11 @@ CASES = [
     # formats and severities
     Case("format-unknown", INV, ("check", "--format", "xml"), 2, "unknown --format 'xml'"),
     Case(
-        "format-validate-sarif", M, ("validate", "--format", "sarif"), 2, "unknown --format 'sarif'"
+        "format-validate-sarif",
+        MOD,
+        ("validate", "--format", "sarif"),
+        2,
+        "unknown --format 'sarif'",
     ),
     Case("format-ps-junit", SCR, ("ps", "--format", "junit"), 2, "unknown --format 'junit'"),
     Case("fail-on-unknown", INV, ("check", "--fail-on", "bogus"), 2, "bogus"),
