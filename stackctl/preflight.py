@@ -18,7 +18,7 @@ from typing import Any
 from stackctl import engine, loki
 from stackctl.compose import Compose, first_error_line
 from stackctl.errors import EnvironmentProblem, RenderError
-from stackctl.model import Model, render, require_known_profiles
+from stackctl.model import Model, render
 from stackctl.profiles import ALL_PROFILES, with_dependencies
 from stackctl.reporting import say, short_list
 from stackctl.secrets import parse_owner, specs_from_model
@@ -38,9 +38,12 @@ class Selection:
 
 
 def select(compose: Compose, requested: Sequence[str]) -> Selection:
-    """Resolve the requested profiles (default: every profile) and add the ones they need."""
+    """Add the profiles a selection needs (default: every profile).
+
+    ``requested`` comes from a command's options, already checked against the
+    known profiles when they were built.
+    """
     wanted = tuple(requested) or (ALL_PROFILES,)
-    require_known_profiles(compose, wanted)
     full = render(compose, [ALL_PROFILES])
     profiles, added = with_dependencies(wanted, full.services)
     model = full if profiles == (ALL_PROFILES,) else render(compose, profiles)
