@@ -52,6 +52,9 @@ def build_parser(commands: dict[str, Command[Any]] | None = None) -> argparse.Ar
         sub = verbs.add_parser(name, help=command.summary, description=command.doc)
         for option in command.options:
             _add_option(sub, option)
+        sub.add_argument(
+            "--debug", dest="command_debug", action="store_true", help="show internal tracebacks"
+        )
     return parser
 
 
@@ -62,7 +65,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     raw: dict[str, RawValue] = {o.name: getattr(args, o.name) for o in command.options}
     if raw.get("project_dir") is None and args.global_project_dir is not None:
         raw["project_dir"] = args.global_project_dir
-    return execute(command, raw, debug=args.debug or debug_from_env())
+    debug = args.debug or args.command_debug or debug_from_env()
+    return execute(command, raw, debug=debug)
 
 
 def console() -> None:
