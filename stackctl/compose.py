@@ -168,6 +168,7 @@ class Project:
     directory: Path
     env_file: Path | None = None
     files: tuple[Path, ...] = ()
+    name: str | None = None  # None: compose decides (COMPOSE_PROJECT_NAME, `name:`, directory)
 
     @classmethod
     def at(
@@ -175,6 +176,7 @@ class Project:
         directory: Path | str,
         env_file: Path | str | None = None,
         files: Sequence[Path | str] = (),
+        name: str | None = None,
     ) -> Project:
         root = Path(directory).resolve()
         if not root.is_dir():
@@ -196,7 +198,7 @@ class Project:
             _readable_text_file(
                 env_path, "env file", "copy .env.example to .env, or pass --env-file"
             )
-        return cls(directory=root, env_file=env_path, files=resolved)
+        return cls(directory=root, env_file=env_path, files=resolved, name=name)
 
     @property
     def compose_files(self) -> tuple[Path, ...]:
@@ -363,6 +365,8 @@ class Compose:
             argv += ["-f", str(path)]
         if self.project.env_file is not None:
             argv += ["--env-file", str(self.project.env_file)]
+        if self.project.name is not None:
+            argv += ["--project-name", self.project.name]
         for profile in profiles:
             argv += ["--profile", profile]
         return [*argv, *args]
@@ -462,6 +466,7 @@ def first_error_line(stderr: str) -> str:
 # compose's own words for problems of the environment, not of the stack's files.
 _ENVIRONMENT_ERRORS = (
     re.compile(r"invalid project name", re.I),
+    re.compile(r"project name must not be empty", re.I),
     re.compile(r"couldn't find env file", re.I),
     re.compile(r"COMPOSE_[A-Z_]+", re.I),
 )

@@ -53,6 +53,11 @@ def project_options(env_help: str) -> tuple[Option, ...]:
         Option("project_dir", "text", "project directory (default: the current directory)"),
         Option("file", "list", "compose file (repeatable; default: docker-compose.yml)", short="f"),
         Option("env_file", "text", env_help),
+        Option(
+            "project_name",
+            "text",
+            "compose project name (default: COMPOSE_PROJECT_NAME, else compose's own choice)",
+        ),
     )
 
 
@@ -200,4 +205,7 @@ def project(raw: Raw, env_default: EnvDefault, notice: bool = True) -> Project:
                 )
     elif not env_file.strip():
         raise UsageError("--env-file is empty", hint="name an env file, or leave the flag out")
-    return Project.at(directory, env_file, values(raw, "file"))
+    name = text(raw, "project_name")
+    if name is not None and not name.strip():
+        raise UsageError("--project-name is empty", hint="name the project, or leave the flag out")
+    return Project.at(directory, env_file, values(raw, "file"), name)

@@ -448,6 +448,14 @@ CASES = [
         2,
         "no compose file {project}/missing.yml",
     ),
+    Case(
+        "project-name-flag-bad",
+        SCR,
+        ("validate", "--project-name", "Bad Name"),
+        2,
+        'invalid project name "Bad Name"',
+    ),
+    Case("project-name-empty", INV, ("check", "--project-name", ""), 2, "--project-name is empty"),
     # --profiles: empty selections are usage errors everywhere; '*' is the only "all"
     Case(
         "down-profiles-empty", INV, ("down", "--profiles", ""), 2, "--profiles '' names no profile"

@@ -56,7 +56,8 @@ def run(options: ValidateOptions) -> ValidateOutcome:
         if result.error and is_environment_error(result.error, options.project):
             raise EnvironmentProblem(
                 result.error,
-                hint="fix the env file or the COMPOSE_* variables; every combination fails alike",
+                hint="fix the env file, --project-name or COMPOSE_* variables;"
+                " every combination fails alike",
             )
     failed = not all(r.ok for r in results)
     return ValidateOutcome("validate", exit_code=1 if failed else 0, results=results)
