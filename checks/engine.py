@@ -31,7 +31,10 @@ class Evaluation:
 def run_rules(stack: Stack, rules: Iterable[Rule]) -> Iterable[Finding]:
     for rule in rules:
         for hit in rule.function(stack):
-            source, line = (hit.source, 1) if hit.source else stack.facts.source(hit.service)
+            if hit.source:
+                source, line = hit.source, hit.line or 1
+            else:
+                source, line = stack.facts.source(hit.service)
             yield Finding(
                 rule_id=rule.id,
                 requirement=rule.requirement,

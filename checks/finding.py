@@ -51,6 +51,7 @@ class Hit:
     subject: str = ""
     severity: Severity | None = None  # overrides the rule's default when set
     source: str = ""  # a file, for findings about a file rather than a service
+    line: int = 0  # the line in ``source``, when known
 
 
 @dataclass(frozen=True)
