@@ -53,6 +53,17 @@ def include_paths(root: Mapping[str, Any]) -> list[str]:
     return [path for entry in include_entries(root) for path in entry]
 
 
+def extends_files(data: Mapping[str, Any]) -> list[str]:
+    """The files the services of one raw compose file extend (``extends.file``)."""
+    services = data.get("services") if isinstance(data, Mapping) else None
+    files: list[str] = []
+    for spec in (services or {}).values() if isinstance(services, Mapping) else []:
+        extends = spec.get("extends") if isinstance(spec, Mapping) else None
+        if isinstance(extends, Mapping) and isinstance(extends.get("file"), str):
+            files.append(extends["file"])
+    return files
+
+
 def is_remote(path: str) -> bool:
     return "://" in path or path.startswith("git@")
 
@@ -107,6 +118,10 @@ class _Reader:
         for name, (file, line) in declared_services(relative, self.texts[relative], data).items():
             self.declarations.setdefault(name, []).append(Declaration(file, line, unit))
         base = (self.project_dir / relative).parent
+        for template in extends_files(data):
+            target = inside(self.project_dir, base / template)
+            if target is not None:
+                self.read(target)  # read for locations and variables; compose loads it
         for entry in include_entries(data):
             self.units += 1
             for path in entry:
