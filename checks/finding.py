@@ -66,6 +66,7 @@ class Finding:
     line: int = 1
     subject: str = ""
     suppressed_by: str = ""  # the exception's rationale when the finding is excepted
+    suppressed_relaxes: str = ""  # what the exception says it relaxes, for the report
 
     @property
     def fingerprint(self) -> str:
@@ -77,8 +78,8 @@ class Finding:
     def suppressed(self) -> bool:
         return bool(self.suppressed_by)
 
-    def suppress(self, reason: str) -> Finding:
-        return replace(self, suppressed_by=reason)
+    def suppress(self, reason: str, relaxes: str = "") -> Finding:
+        return replace(self, suppressed_by=reason, suppressed_relaxes=relaxes)
 
 
 def risk_score(findings: list[Finding]) -> int:

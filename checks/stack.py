@@ -179,6 +179,7 @@ class ProjectFacts:
     given: tuple[str, ...] = ()  # the files passed with -f, root first
     loaded: tuple[str, ...] = ()  # given files plus everything they include, in load order
     texts: Mapping[str, str] = field(default_factory=dict)  # path -> raw text
+    documents: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # + extended files
     declarations: Mapping[str, tuple[Declaration, ...]] = field(default_factory=dict)
 
     @property
@@ -199,10 +200,11 @@ class ProjectFacts:
         reader = _Reader(project_dir)
         for relative in given:
             reader.load(relative, unit=0)
-        for path in find_compose_files(project_dir):
-            relative = path.relative_to(project_dir).as_posix()
-            if relative not in reader.raw:
-                reader.read(relative)
+        discovered = [
+            p.relative_to(project_dir).as_posix() for p in find_compose_files(project_dir)
+        ]
+        for relative in discovered:
+            reader.read(relative)
         templates = "infra/common-optimizations.yml"
         if (project_dir / templates).is_file() and templates not in reader.raw:
             reader.read(templates)
@@ -221,7 +223,12 @@ class ProjectFacts:
         return cls(
             root=reader.raw.get(root_name, {}),
             root_name=root_name,
-            compose_files=reader.raw,
+            compose_files={
+                name: data
+                for name, data in reader.raw.items()
+                if name in reader.order or name in discovered
+            },
+            documents=reader.raw,
             included=tuple(f for f in reader.order if f not in given),
             env_example=parse_env_file(env_text),
             variables=variables,

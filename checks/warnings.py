@@ -187,7 +187,7 @@ def _service_places(
         seen.add((file, service))
         line, depth = key_line(facts.texts.get(file, ""), ["services", service, *steps])
         yield _Place(file, line, depth)
-        spec = ((facts.compose_files.get(file) or {}).get("services") or {}).get(service)
+        spec = ((facts.documents.get(file) or {}).get("services") or {}).get(service)
         extends = spec.get("extends") if isinstance(spec, Mapping) else None
         if isinstance(extends, str):
             extends = {"service": extends}
