@@ -63,6 +63,14 @@ def parse_reference(image: str) -> tuple[str, str, str] | None:
     return path, tag, digest
 
 
+def _lower_repository(image: str) -> str:
+    """``image`` with its repository path lowercased (tag and digest untouched)."""
+    name, at, digest = image.partition("@")
+    slash, colon = name.rfind("/"), name.rfind(":")
+    repository, tag = (name[:colon], name[colon:]) if colon > slash else (name, "")
+    return repository.lower() + tag + at + digest
+
+
 @rule(
     "HYG-001",
     requirement=REQ,
@@ -82,7 +90,11 @@ def pinned_images(stack: Stack) -> Iterator[Hit]:
             continue
         parsed = parse_reference(image)
         if parsed is None:
-            yield Hit(name, f"image reference {image} is not valid", subject=image)
+            if parse_reference(_lower_repository(image)) is not None:
+                why = "its repository is not lowercase (compose accepts it, the engine refuses it)"
+            else:
+                why = "it is not a valid reference"
+            yield Hit(name, f"image {image} cannot be pulled: {why}", subject=image)
             continue
         _, tag, digest = parsed
         if digest:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import re
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 from checks.finding import Hit, Severity
 from checks.registry import rule
@@ -169,3 +171,85 @@ def sensitive_mounts(stack: Stack) -> Iterator[Hit]:
                 source == path or source.startswith(path + "/") for path in SENSITIVE_TREES
             ):
                 yield Hit(name, f"mounts sensitive host path {source}", subject=source)
+
+
+# Devices that expose host memory, disks or the kernel: reading or writing them is
+# taking over the host, whatever capabilities the container has.
+HOST_TAKEOVER_DEVICES = re.compile(
+    r"^/dev/(mem|kmem|port|kmsg|(sd|hd|vd|xvd)[a-z]+\d*|nvme\d+(n\d+(p\d+)?)?|"
+    r"mmcblk\d+(p\d+)?|dm-\d+|loop\d+|md\d+|disk/.*|mapper/.*|mtd\d*|cpu/.*|kvm)$"
+)
+
+
+def _device_source(device: Any) -> str:
+    if isinstance(device, Mapping):
+        return str(device.get("source") or "")
+    return str(device).split(":", 1)[0]
+
+
+@rule(
+    "PRIV-007",
+    requirement=REQ,
+    severity=Severity.HIGH,
+    title="no host devices",
+    hint="remove devices:; if a device is truly needed, register it in infra/exceptions.yml",
+    example="""
+    services:
+      backup:
+        image: example/backup:2.1.0
+        devices: ["/dev/sda:/dev/sda"]
+    """,
+    fixed="""
+    services:
+      backup:
+        image: example/backup:2.1.0
+        volumes: ["/srv/backup:/backup"]
+    """,
+)
+def host_devices(stack: Stack) -> Iterator[Hit]:
+    """No ``devices:`` entry. A device node bypasses the filesystem and capability
+    limits; raw disks, ``/dev/mem``, ``/dev/kmsg``, ``/dev/kvm`` and similar give
+    control of the host and are critical, any other device is high. A device a
+    service really needs (a GPU, ``/dev/fuse``) is registered as an exception."""
+    for name, spec in stack.services.items():
+        for device in spec.get("devices") or []:
+            source = _device_source(device)
+            takeover = bool(HOST_TAKEOVER_DEVICES.match(source))
+            yield Hit(
+                name,
+                f"maps host device {source}" + (" (host takeover)" if takeover else ""),
+                subject=source,
+                severity=Severity.CRITICAL if takeover else None,
+            )
+
+
+@rule(
+    "PRIV-008",
+    requirement=REQ,
+    severity=Severity.MEDIUM,
+    title="no shared mount propagation",
+    hint="drop the :shared/:rshared mode (the default rprivate keeps mounts apart)",
+    example="""
+    services:
+      agent:
+        image: example/agent:3.0.1
+        volumes: ["/srv/agent:/data:rshared"]
+    """,
+    fixed="""
+    services:
+      agent:
+        image: example/agent:3.0.1
+        volumes: ["/srv/agent:/data"]
+    """,
+)
+def shared_propagation(stack: Stack) -> Iterator[Hit]:
+    """No bind mount with ``shared`` or ``rshared`` propagation: mounts made inside the
+    container would appear on the host, and the other way round."""
+    for name, spec in stack.services.items():
+        for volume in spec.get("volumes") or []:
+            if not isinstance(volume, Mapping):
+                continue
+            propagation = str((volume.get("bind") or {}).get("propagation") or "")
+            if propagation in {"shared", "rshared"}:
+                target = str(volume.get("target"))
+                yield Hit(name, f"mounts {target} with {propagation} propagation", subject=target)
