@@ -295,3 +295,26 @@ def test_registry_text_round_trips_repeated_keys(tmp_path: Path) -> None:
     text = registry_text([[("service", "db"), ("service", "web")]])
     entry = waivers.read_registry(text)["exceptions"][0]
     assert entry == {"service": "web"} and entry.duplicates == ("service",)
+
+
+def test_engine_accepts_a_service_of_another_profile_and_does_not_call_it_stale(
+    tmp_path: Path,
+) -> None:
+    from checks.engine import evaluate
+
+    (tmp_path / "compose.yml").write_text(
+        "services:\n  web: {image: busybox:1.37.0}\n"
+        "  worker: {image: busybox:1.37.0, profiles: [jobs]}\n",
+        encoding="utf-8",
+    )
+    facts = ProjectFacts.read(tmp_path)
+    entry = yaml.safe_load(GOOD)["exceptions"][0] | {"service": "worker"}
+    parsed, problems = waivers.parse([entry], REPO)
+    rendered_without_jobs = facts.stack({"services": {"web": {"image": "busybox:1.37.0"}}}, ())
+    evaluation = evaluate([rendered_without_jobs], parsed, problems, today=TODAY)
+    assert not [f for f in evaluation.findings if f.rule_id.startswith("EXC-")]
+    rendered_with_jobs = facts.stack(
+        {"services": {"web": {"image": "busybox:1.37.0"}, "worker": {"image": "x"}}}, ("jobs",)
+    )
+    evaluation = evaluate([rendered_with_jobs], parsed, problems, today=TODAY)
+    assert [f.rule_id for f in evaluation.findings if f.rule_id.startswith("EXC-")] == ["EXC-003"]

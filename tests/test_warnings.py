@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import subprocess
 import sys
@@ -9,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from checks.finding import Severity
 from checks.stack import ProjectFacts
 from checks.warnings import (
     WARNING_RULES,
@@ -19,6 +21,7 @@ from checks.warnings import (
 )
 
 COMPOSE = str(Path(sys.executable).parent / "docker-compose")
+TODAY = dt.date(2026, 6, 1)
 
 # One file, not in our layout, with a warning of every kind compose has for plain files.
 DRIFTED = """\
@@ -188,3 +191,73 @@ def test_a_combination_that_cannot_render_carries_compose_s_line(tmp_path: Path)
 def test_warning_rules_are_documented() -> None:
     for info in WARNING_RULES.values():
         assert info.doc and info.hint and info.requirement.startswith("VAL-OPT-")
+
+
+# -- through the engine: warnings beside the other findings ---------------------------
+
+
+def render_model(directory: Path) -> dict:
+    import json
+
+    done = compose_warnings(directory)
+    return json.loads(done.stdout)
+
+
+def test_a_foreign_single_file_project_fails_with_warnings_beside_other_findings(
+    drifted,
+) -> None:
+    from checks.engine import evaluate
+
+    directory, lines = drifted
+    facts = ProjectFacts.read(directory)
+    warnings = findings_from_warnings(lines, facts, ())
+    evaluation = evaluate(
+        [facts.stack(render_model(directory), ())], compose_findings=warnings, today=TODAY
+    )
+    rules = {f.rule_id for f in evaluation.failing(Severity.HIGH)}
+    assert {"COMPOSE-001", "PRIV-001", "ROOT-001"} <= rules  # warnings and model rules
+    assert "COMPOSE-002" in {f.rule_id for f in evaluation.open_findings}
+
+
+def test_a_compose_warning_can_be_excepted_and_names_are_checked_against_the_project(
+    drifted, tmp_path: Path
+) -> None:
+    from checks import waivers
+    from checks.engine import evaluate
+
+    directory, lines = drifted
+    (directory / "docs").mkdir()
+    (directory / "docs" / "adr.md").write_text("# why\n", encoding="utf-8")
+    entries = [
+        {
+            "service": "app",
+            "rule": "COMPOSE-001",
+            "subjects": ["deploy.labels"],
+            "relaxes": "labels for a future Swarm deployment",
+            "rationale": "kept on purpose",
+            "adr": "docs/adr.md",
+        },
+        {
+            "service": "ap",
+            "rule": "COMPOSE-001",
+            "subjects": ["*"],
+            "relaxes": "x",
+            "rationale": "y",
+            "adr": "docs/adr.md",
+        },
+    ]
+    parsed, problems = waivers.parse(entries, directory)
+    assert problems == []
+    facts = ProjectFacts.read(directory)
+    evaluation = evaluate(
+        [facts.stack(render_model(directory), ())],
+        parsed,
+        compose_findings=findings_from_warnings(lines, facts, ()),
+        today=TODAY,
+    )
+    suppressed = [f for f in evaluation.findings if f.suppressed]
+    assert [(f.rule_id, f.subject) for f in suppressed] == [("COMPOSE-001", "deploy.labels")]
+    assert suppressed[0].suppressed_relaxes == "labels for a future Swarm deployment"
+    (unknown,) = [f for f in evaluation.findings if f.rule_id == "EXC-001"]
+    assert "unknown service 'ap'" in unknown.message and "did you mean 'app'" in unknown.message
+    assert not [f for f in evaluation.findings if f.rule_id == "EXC-003"]
