@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import difflib
-import inspect
 
 from checks.catalogue import rule_catalogue
 
@@ -34,8 +33,8 @@ def explain(rule_id: str) -> str:
         info.doc,
     ]
     if info.example:
-        parts += ["", "Violation:", _indent(inspect.cleandoc(info.example))]
+        parts += ["", "Violation:", _indent(info.example)]
     if info.fixed:
-        parts += ["", "Fixed:", _indent(inspect.cleandoc(info.fixed))]
+        parts += ["", "Fixed:", _indent(info.fixed)]
     parts += ["", f"Fix: {info.hint}"]
     return "\n".join(parts) + "\n"

@@ -7,6 +7,7 @@ doc lives in exactly one place, next to the code.
 from __future__ import annotations
 
 import inspect
+import textwrap
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
@@ -30,6 +31,12 @@ class RuleInfo:
     # snippet fixed. Kept next to the rule so the installed package carries them.
     example: str = field(default="", kw_only=True)
     fixed: str = field(default="", kw_only=True)
+
+    def __post_init__(self) -> None:
+        # Snippets are written indented inline; store them dedented, once.
+        for name in ("example", "fixed"):
+            text = textwrap.dedent(getattr(self, name)).strip("\n")
+            object.__setattr__(self, name, text)
 
 
 @dataclass(frozen=True)
@@ -55,7 +62,7 @@ def rule(
     """Register ``function`` as rule ``rule_id`` enforcing ``requirement``.
 
     ``example`` and ``fixed`` are YAML snippets (a violation and its fix) shown by
-    ``check --explain``; they are dedented here so they can be written inline.
+    ``check --explain``; RuleInfo dedents them, so they can be written inline.
     """
 
     def register(function: RuleFunction) -> RuleFunction:
@@ -70,8 +77,8 @@ def rule(
             hint,
             doc,
             function,
-            example=inspect.cleandoc(example),
-            fixed=inspect.cleandoc(fixed),
+            example=example,
+            fixed=fixed,
         )
         return function
 

@@ -113,6 +113,13 @@ WARNING_RULES: dict[str, RuleInfo] = {
         "read compose's warning (quoted in the finding) and change the named key",
         "Any other warning compose prints while rendering, quoted as compose wrote it. "
         "Nothing compose says is dropped, even when this checker does not know the text.",
+        example="""
+        # any warning without a rule of its own, for example from a newer compose:
+        # WARN[0000] service "web": some.key: some.key is not supported any more
+        """,
+        fixed="""
+        # change or remove the key the quoted warning names
+        """,
     ),
     "RENDER-001": RuleInfo(
         "RENDER-001",

@@ -6,7 +6,6 @@ python scripts/gen_rules_doc.py --check  # exit 1 when docs/rules.md is out of d
 
 from __future__ import annotations
 
-import inspect
 import sys
 from pathlib import Path
 
@@ -42,7 +41,7 @@ def render() -> str:
         ]
         for heading, snippet in (("Violation", info.example), ("Fixed", info.fixed)):
             if snippet:
-                lines += ["", f"{heading}:", "", "```yaml", inspect.cleandoc(snippet), "```"]
+                lines += ["", f"{heading}:", "", "```yaml", snippet, "```"]
         lines += ["", f"Fix: {info.hint}"]
     return "\n".join(lines) + "\n"
 

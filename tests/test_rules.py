@@ -103,3 +103,8 @@ def test_uppercase_repository_is_named_as_the_reason(tmp_path: Path) -> None:
     findings = findings_of("HYG-001", "violating", tmp_path)
     (upper,) = [f for f in findings if f.service == "c"]
     assert "not lowercase" in upper.message
+
+
+def test_extra_hosts_in_compose_s_rendered_form_are_checked(tmp_path: Path) -> None:
+    findings = findings_of("NET-004", "violating", tmp_path)
+    assert {f.subject for f in findings} == {"db", "dns:192.0.2.53"}

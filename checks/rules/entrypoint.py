@@ -18,6 +18,16 @@ ROOT_KEYS = {"name", "include", "networks", "secrets", "volumes", "configs"}
     severity=Severity.HIGH,
     title="the root file only wires the stack together",
     hint="move services into infra/<NN>-<tier>/<service>/docker-compose.yml and include them",
+    example="""
+    # docker-compose.yml
+    services:
+      web: {image: "nginx:1.27.3"}
+    """,
+    fixed="""
+    # docker-compose.yml; the service moves to infra/10-core/web/docker-compose.yml
+    include:
+      - infra/10-core/web/docker-compose.yml
+    """,
 )
 def root_keys(stack: Stack) -> Iterator[Hit]:
     """The root file holds only ``name``, ``include``, ``networks``, ``secrets``,
@@ -40,6 +50,16 @@ def root_keys(stack: Stack) -> Iterator[Hit]:
     severity=Severity.HIGH,
     title="every infra compose file is included",
     hint="add the file to the root file's include: list",
+    example="""
+    # infra/70-tooling/mailpit/docker-compose.yml exists, but:
+    include:
+      - infra/10-core/web/docker-compose.yml
+    """,
+    fixed="""
+    include:
+      - infra/10-core/web/docker-compose.yml
+      - infra/70-tooling/mailpit/docker-compose.yml
+    """,
 )
 def all_included(stack: Stack) -> Iterator[Hit]:
     """Each ``infra/**/docker-compose.yml`` is loaded: given with ``-f`` or included,
@@ -62,6 +82,16 @@ def all_included(stack: Stack) -> Iterator[Hit]:
     severity=Severity.HIGH,
     title="no services outside infra/",
     hint="move the service under infra/ and include it from the root file",
+    example="""
+    # tools/compose.yaml, outside infra/
+    services:
+      adminer: {image: "adminer:4.8.1"}
+    """,
+    fixed="""
+    # infra/70-tooling/adminer/docker-compose.yml, included from the root file
+    services:
+      adminer: {image: "adminer:4.8.1"}
+    """,
 )
 def services_outside_infra(stack: Stack) -> Iterator[Hit]:
     """No compose file outside ``infra/`` (the root file included) defines services."""
@@ -81,6 +111,19 @@ def services_outside_infra(stack: Stack) -> Iterator[Hit]:
     severity=Severity.HIGH,
     title="each service is defined in one place",
     hint="keep one definition; to change an included service, use an override file with -f",
+    example="""
+    # docker-compose.yml
+    include:
+      - infra/20-data/postgres/docker-compose.yml   # defines postgres
+      - infra/60-workflow/n8n/docker-compose.yml    # defines postgres again
+    """,
+    fixed="""
+    # postgres is now defined only in infra/20-data/postgres; n8n depends on it.
+    # A deliberate change to it goes in an override file given with a second -f.
+    include:
+      - infra/20-data/postgres/docker-compose.yml
+      - infra/60-workflow/n8n/docker-compose.yml
+    """,
 )
 def duplicate_services(stack: Stack) -> Iterator[Hit]:
     """A service defined in two included files, or in a file and in a file it includes,

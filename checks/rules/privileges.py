@@ -52,6 +52,14 @@ SENSITIVE_EXACT = frozenset({"/", "/etc", "/root", "/home", "/var", "/var/run", 
     severity=Severity.CRITICAL,
     title="cap_drop must contain ALL",
     hint="extend a template from infra/common-optimizations.yml (it sets cap_drop: [ALL])",
+    example="""
+    services:
+      web: {image: "nginx:1.27.3"}
+    """,
+    fixed="""
+    services:
+      web: {image: "nginx:1.27.3", cap_drop: [ALL], cap_add: [CHOWN, SETGID, SETUID]}
+    """,
 )
 def cap_drop_all(stack: Stack) -> Iterator[Hit]:
     """Every service drops all Linux capabilities (``cap_drop: [ALL]``).
@@ -71,6 +79,14 @@ def cap_drop_all(stack: Stack) -> Iterator[Hit]:
     severity=Severity.HIGH,
     title="no-new-privileges must be set",
     hint="add security_opt: [no-new-privileges:true] (the baseline template has it)",
+    example="""
+    services:
+      web: {image: "nginx:1.27.3"}
+    """,
+    fixed="""
+    services:
+      web: {image: "nginx:1.27.3", security_opt: ["no-new-privileges:true"]}
+    """,
 )
 def no_new_privileges(stack: Stack) -> Iterator[Hit]:
     """``security_opt`` contains ``no-new-privileges`` (``:true``, ``=true`` or bare).
@@ -93,6 +109,14 @@ def no_new_privileges(stack: Stack) -> Iterator[Hit]:
     severity=Severity.MEDIUM,
     title="init must be true",
     hint="set init: true so a minimal init reaps zombies and forwards signals",
+    example="""
+    services:
+      worker: {image: "example/worker:3.2.0"}
+    """,
+    fixed="""
+    services:
+      worker: {image: "example/worker:3.2.0", init: true}
+    """,
 )
 def init_process(stack: Stack) -> Iterator[Hit]:
     """``init: true`` runs docker-init as PID 1: signals are forwarded and zombies reaped."""
@@ -107,6 +131,17 @@ def init_process(stack: Stack) -> Iterator[Hit]:
     severity=Severity.CRITICAL,
     title="no privileged mode, host namespaces or unconfined profiles",
     hint="remove privileged, pid/ipc/userns_mode: host and seccomp/apparmor=unconfined",
+    example="""
+    services:
+      agent: {image: "example/agent:3.0.1", privileged: true, pid: host}
+    """,
+    fixed="""
+    services:
+      agent:
+        image: "example/agent:3.0.1"
+        cap_drop: [ALL]
+        security_opt: ["no-new-privileges:true"]
+    """,
 )
 def host_escape_hatches(stack: Stack) -> Iterator[Hit]:
     """No ``privileged: true``, ``pid: host``, ``ipc: host``, ``userns_mode: host`` and no
@@ -129,6 +164,16 @@ def host_escape_hatches(stack: Stack) -> Iterator[Hit]:
     severity=Severity.HIGH,
     title="cap_add only through the exceptions registry",
     hint="drop the capability, or register it in infra/exceptions.yml with an ADR",
+    example="""
+    services:
+      vpn: {image: "example/vpn:1.8.0", cap_drop: [ALL], cap_add: [NET_ADMIN]}
+    """,
+    fixed="""
+    # drop it, or keep it and register {service: vpn, rule: PRIV-005, subjects: [NET_ADMIN]}
+    # in infra/exceptions.yml with a rationale and an ADR
+    services:
+      vpn: {image: "example/vpn:1.8.0", cap_drop: [ALL]}
+    """,
 )
 def added_capabilities(stack: Stack) -> Iterator[Hit]:
     """Each capability in ``cap_add`` is a finding unless registered as an exception.
@@ -155,6 +200,14 @@ def added_capabilities(stack: Stack) -> Iterator[Hit]:
     severity=Severity.CRITICAL,
     title="no Docker socket or sensitive host paths",
     hint="use the file provider or a socket proxy; never bind the engine socket",
+    example="""
+    services:
+      proxy: {image: "traefik:v3.3.4", volumes: ["/var/run/docker.sock:/var/run/docker.sock"]}
+    """,
+    fixed="""
+    services:
+      proxy: {image: "traefik:v3.3.4", volumes: ["./traefik/dynamic:/etc/traefik/dynamic:ro"]}
+    """,
 )
 def sensitive_mounts(stack: Stack) -> Iterator[Hit]:
     """No bind mount of the Docker socket, ``/``, ``/proc``, ``/sys``, ``/etc``, ... .

@@ -37,6 +37,19 @@ def referenced_secrets(spec: Mapping[str, Any]) -> set[str]:
     severity=Severity.CRITICAL,
     title="no credential values in environment",
     hint="mount a Docker secret and pass its path as <KEY>_FILE=/run/secrets/<name>",
+    example="""
+    services:
+      db: {image: "postgres:17.4", environment: {POSTGRES_PASSWORD: hunter2}}
+    """,
+    fixed="""
+    services:
+      db:
+        image: "postgres:17.4"
+        environment: {POSTGRES_PASSWORD_FILE: /run/secrets/db_password}
+        secrets: [db_password]
+    secrets:
+      db_password: {file: ./secrets/db_password}
+    """,
 )
 def credential_values(stack: Stack) -> Iterator[Hit]:
     """A credential-shaped key (``*PASSWORD*``, ``*TOKEN*``, ``*SECRET*``, ``*API_KEY*``, ...)
@@ -57,6 +70,21 @@ def credential_values(stack: Stack) -> Iterator[Hit]:
     severity=Severity.HIGH,
     title="*_FILE points to a secret the service mounts",
     hint="add the secret to the service's secrets: list and point *_FILE at /run/secrets/<name>",
+    example="""
+    services:
+      db:
+        image: "postgres:17.4"
+        environment: {POSTGRES_PASSWORD_FILE: /run/secrets/db_password}
+    """,
+    fixed="""
+    services:
+      db:
+        image: "postgres:17.4"
+        environment: {POSTGRES_PASSWORD_FILE: /run/secrets/db_password}
+        secrets: [db_password]
+    secrets:
+      db_password: {file: ./secrets/db_password}
+    """,
 )
 def file_references(stack: Stack) -> Iterator[Hit]:
     """A credential-shaped ``*_FILE`` key points to ``/run/secrets/<name>`` of a secret
@@ -78,6 +106,18 @@ def file_references(stack: Stack) -> Iterator[Hit]:
     severity=Severity.HIGH,
     title="top-level secrets are file-based",
     hint="declare the secret with file: ./secrets/<name>",
+    example="""
+    services:
+      db: {image: "postgres:17.4", secrets: [db_password]}
+    secrets:
+      db_password: {environment: DB_PASSWORD}
+    """,
+    fixed="""
+    services:
+      db: {image: "postgres:17.4", secrets: [db_password]}
+    secrets:
+      db_password: {file: ./secrets/db_password}
+    """,
 )
 def file_based_secrets(stack: Stack) -> Iterator[Hit]:
     """Every top-level secret uses ``file:``; ``environment:`` and ``content:`` sources put
@@ -93,6 +133,17 @@ def file_based_secrets(stack: Stack) -> Iterator[Hit]:
     severity=Severity.HIGH,
     title="every referenced secret is declared",
     hint="declare the secret under the root file's secrets: with a file: source",
+    example="""
+    services:
+      db: {image: "postgres:17.4", secrets: [db_password]}
+    # no top-level secrets: declaration
+    """,
+    fixed="""
+    services:
+      db: {image: "postgres:17.4", secrets: [db_password]}
+    secrets:
+      db_password: {file: ./secrets/db_password}
+    """,
 )
 def undeclared_secrets(stack: Stack) -> Iterator[Hit]:
     """A service mounts only secrets that are declared at the top level."""
@@ -108,6 +159,19 @@ def undeclared_secrets(stack: Stack) -> Iterator[Hit]:
     severity=Severity.LOW,
     title="no declared but unused secrets",
     hint="remove the declaration, or mount the secret where it is needed",
+    example="""
+    services:
+      db: {image: "postgres:17.4", secrets: [db_password]}
+    secrets:
+      db_password: {file: ./secrets/db_password}
+      old_token: {file: ./secrets/old_token}
+    """,
+    fixed="""
+    services:
+      db: {image: "postgres:17.4", secrets: [db_password]}
+    secrets:
+      db_password: {file: ./secrets/db_password}
+    """,
 )
 def unused_secrets(stack: Stack) -> Iterator[Hit]:
     """A secret declared in the root file is mounted by at least one service.
@@ -229,8 +293,10 @@ def _commands(spec: Mapping[str, Any]) -> Iterator[tuple[str, Any]]:
     services:
       cache:
         image: valkey/valkey:8.0.2
-        command: ["sh", "-c", "exec valkey-server --requirepass \"$$(cat /run/secrets/cache)\""]
+        command: [sh, -c, 'exec valkey-server --requirepass "$$(cat /run/secrets/cache)"']
         secrets: [cache]
+    secrets:
+      cache: {file: ./secrets/cache}
     """,
 )
 def credential_arguments_in_commands(stack: Stack) -> Iterator[Hit]:
@@ -271,6 +337,8 @@ def credential_arguments_in_commands(stack: Stack) -> Iterator[Hit]:
           DATABASE_URL: postgresql://app@postgres:5432/app
           DATABASE_PASSWORD_FILE: /run/secrets/app_db_password
         secrets: [app_db_password]
+    secrets:
+      app_db_password: {file: ./secrets/app_db_password}
     """,
 )
 def connection_string_passwords(stack: Stack) -> Iterator[Hit]:
