@@ -108,3 +108,14 @@ def test_uppercase_repository_is_named_as_the_reason(tmp_path: Path) -> None:
 def test_extra_hosts_in_compose_s_rendered_form_are_checked(tmp_path: Path) -> None:
     findings = findings_of("NET-004", "violating", tmp_path)
     assert {f.subject for f in findings} == {"db", "dns:192.0.2.53"}
+
+
+def test_every_confinement_escape_is_named(tmp_path: Path) -> None:
+    findings = findings_of("PRIV-004", "violating", tmp_path)
+    assert {(f.service, f.subject) for f in findings} == {
+        ("app", "privileged"),
+        ("app", "pid"),
+        ("app", "seccomp:unconfined"),
+        ("labels", "label:disable"),
+        ("labels", "systempaths:unconfined"),
+    }

@@ -43,6 +43,9 @@ SENSITIVE_TREES = (
     "/dev",
     "/boot",
 )
+UNCONFINED = frozenset(
+    {"seccomp:unconfined", "apparmor:unconfined", "label:disable", "systempaths:unconfined"}
+)
 SENSITIVE_EXACT = frozenset({"/", "/etc", "/root", "/home", "/var", "/var/run", "/run", "/usr"})
 
 
@@ -144,8 +147,10 @@ def init_process(stack: Stack) -> Iterator[Hit]:
     """,
 )
 def host_escape_hatches(stack: Stack) -> Iterator[Hit]:
-    """No ``privileged: true``, ``pid: host``, ``ipc: host``, ``userns_mode: host`` and no
-    ``seccomp:unconfined`` or ``apparmor:unconfined`` in ``security_opt``."""
+    """No ``privileged: true``, ``pid: host``, ``ipc: host``, ``userns_mode: host``,
+    ``uts: host``, ``cgroup: host`` and no ``seccomp:unconfined``,
+    ``apparmor:unconfined``, ``label:disable`` (SELinux off) or
+    ``systempaths=unconfined`` (unmasked /proc and /sys paths) in ``security_opt``."""
     for name, spec in stack.services.items():
         if spec.get("privileged") is True:
             yield Hit(name, "runs privileged", subject="privileged")
@@ -154,7 +159,7 @@ def host_escape_hatches(stack: Stack) -> Iterator[Hit]:
                 yield Hit(name, f"shares the host {key} namespace", subject=key)
         for option in spec.get("security_opt") or []:
             text = str(option).lower().replace("=", ":")
-            if text in {"seccomp:unconfined", "apparmor:unconfined"}:
+            if text in UNCONFINED:
                 yield Hit(name, f"disables confinement ({text})", subject=text)
 
 
