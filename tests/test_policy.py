@@ -227,3 +227,24 @@ def test_stale_exception_in_a_copy_fails_nothing_but_is_reported(copy_tree) -> N
     done = run_check(stack, "--format", "json")
     rules = [f["rule"] for f in json.loads(done.stdout)["findings"]]
     assert "EXC-003" in rules
+
+
+def test_a_typo_in_the_registry_cannot_hide_a_new_capability(copy_tree) -> None:
+    """The reported story: `subject:` for `subjects:` once excepted a new SYS_ADMIN."""
+    stack = copy_tree(REPO)
+    _edit(
+        stack / "infra/20-data/postgres/docker-compose.yml",
+        "postgres",
+        lambda s: s.setdefault("cap_add", []).append("SYS_ADMIN"),
+    )
+    registry = stack / "infra/exceptions.yml"
+    text = registry.read_text()
+    assert text.count("    subjects: [CHOWN, DAC_OVERRIDE, SETGID, SETUID]") == 2
+    registry.write_text(text.replace("    subjects:", "    subject:", 1))
+    done = run_check(stack, "--format", "json")
+    assert done.returncode == 1, done.stderr
+    findings = json.loads(done.stdout)["findings"]
+    sys_admin = [f for f in findings if f["rule"] == "PRIV-005" and f["subject"] == "SYS_ADMIN"]
+    assert sys_admin and not any(f["suppressed"] for f in sys_admin)
+    (problem,) = [f for f in findings if f["rule"] == "EXC-001"]
+    assert "did you mean 'subjects'" in problem["message"]
