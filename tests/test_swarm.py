@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from cli import run_invoke
 from conftest import OPS_FIXTURE, REPO
 from stackctl.compose import Compose, Project
 from stackctl.errors import StackError
@@ -123,19 +124,24 @@ def test_unsupported_keys_are_named_never_silently_dropped() -> None:
 
 
 @pytest.fixture(scope="module")
-def fixture_model(tmp_path_factory: pytest.TempPathFactory) -> dict:
-    """The ops fixture stack rendered by the real compose binary, with its secrets."""
+def fixture_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the ops fixture stack with its .env, secrets and state directory."""
     project = tmp_path_factory.mktemp("swarm") / "ops"
     shutil.copytree(OPS_FIXTURE, project, ignore=shutil.ignore_patterns("secrets"))
     (project / ".env").write_text(
         "COMPOSE_PROJECT_NAME=swarmfixture\nDEFAULT_MOUNT_VOLUME_PATH="
         f"{project}/state\nLOG_DRIVER=local\nTEST_IMAGE=stackctl-test/busybox:1.0\n"
     )
-    compose = Compose(Project.at(project, ".env"))
-    rendered = render(compose, ["core", "data"]).data
+    rendered = render(Compose(Project.at(project, ".env")), ["*"]).data
     scaffold(specs_from_model(rendered))
     (project / "state" / "store").mkdir(parents=True)
-    return rendered
+    return project
+
+
+@pytest.fixture(scope="module")
+def fixture_model(fixture_project: Path) -> dict:
+    """The fixture's core,data selection, rendered by the real compose binary."""
+    return render(Compose(Project.at(fixture_project, ".env")), ["core", "data"]).data
 
 
 def test_compose_render_is_refused_by_the_swarm_loader_and_the_translation_is_accepted(
@@ -396,3 +402,53 @@ def test_deploy_outside_a_swarm_is_an_environment_error(
 
     with pytest.raises(EnvironmentProblem, match="not part of a Swarm"):
         deploy.deploy(docker, deploy.plan(fixture_model, "x"), progress=lambda _: None)
+
+
+@pytest.mark.engine
+def test_invoke_deploy_and_undeploy_end_to_end(
+    hardened_swarm: str, on_engine, fixture_project: Path
+) -> None:
+    docker = on_engine(hardened_swarm)
+    stack = f"cli{random.token_hex(3)}"
+    image = ["--probe-image", "stackctl-test/busybox:1.0"]
+    try:
+        done = run_invoke(fixture_project, "deploy", "--profiles", "data", "--stack", stack, *image)
+        assert done.returncode == 0, done.stderr
+        assert "Traceback" not in done.stdout + done.stderr
+        assert "adding profile" not in done.stderr  # data needs nothing else
+        assert re.search(r"no-new-privileges\s+compensating control", done.stdout)
+        assert "services converged" in done.stderr
+        assert set(cluster.task_containers(docker, stack)) == {"store"}
+    finally:
+        gone = run_invoke(fixture_project, "undeploy", "--stack", stack)
+    assert gone.returncode == 0, gone.stderr
+    assert count_stack_objects(docker, stack) == 0
+
+
+@pytest.mark.engine
+def test_invoke_deploy_refusal_is_one_line_and_exit_2(
+    plain_swarm: str, on_engine, fixture_project: Path
+) -> None:
+    docker = on_engine(plain_swarm)
+    stack = f"ref{random.token_hex(3)}"
+    done = run_invoke(
+        fixture_project,
+        "deploy",
+        "--profiles",
+        "core",
+        "--stack",
+        stack,
+        "--probe-image",
+        "stackctl-test/busybox:1.0",
+    )
+    assert done.returncode == 2, done.stderr
+    assert "refusing to deploy" in done.stderr and "--accept-swarm-gaps" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert count_stack_objects(docker, stack) == 0
+
+
+def test_deploy_usage_errors_are_exit_2_before_touching_docker(fixture_project: Path) -> None:
+    no_profiles = run_invoke(fixture_project, "deploy")
+    assert no_profiles.returncode == 2 and "say which profiles" in no_profiles.stderr
+    bad_name = run_invoke(fixture_project, "deploy", "--profiles", "core", "--stack", "Bad Name")
+    assert bad_name.returncode == 2 and "not a valid stack name" in bad_name.stderr

@@ -18,18 +18,14 @@ from typing import Any
 
 import yaml
 
-from stackctl import report
 from stackctl.errors import EnvironmentProblem, StackError
 from stackctl.redact import Redactor
+from stackctl.reporting import say, short_list, table
 from stackctl.secrets import SecretSpec, specs_from_model
 from stackctl.swarm import cluster, gaps
 from stackctl.swarm.translate import Translation, translate
 
 Say = Callable[[str], None]
-
-
-def say(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
 
 
 @dataclass(frozen=True)
@@ -95,7 +91,7 @@ def plan(model: Mapping[str, Any], stack: str) -> DeployPlan:
 
 
 def gap_table(rows: Sequence[gaps.Gap]) -> str:
-    return report.table(
+    return table(
         [(g.requirement, g.control, g.status.value, g.detail) for g in rows],
         ["requirement", "control", "on Swarm", "detail"],
     )
@@ -110,7 +106,7 @@ def preflight(
     probes = cluster.probe_nodes(docker, image=probe_image, logging=deploy_plan.logging())
     broken = [p for p in probes if p.no_new_privileges is None]
     if broken:
-        listed = report.short_list([f"{p.node} ({p.error})" for p in broken])
+        listed = short_list([f"{p.node} ({p.error})" for p in broken])
         raise EnvironmentProblem(
             f"the node probe could not run on {len(broken)} node(s): {listed}",
             hint="a node without the stack's logging plugin or the probe image fails here;"
@@ -158,7 +154,7 @@ def deploy(
     lost = gaps.blocking(rows)
     if lost and not accept_gaps:
         names = "; ".join(f"{g.requirement} {g.control}: {g.detail}" for g in lost)
-        raise StackError(
+        raise EnvironmentProblem(
             f"refusing to deploy: Swarm would silently lose {names}",
             hint="set no-new-privileges in every node's daemon.json (see README, Beyond one"
             " host), or repeat with --accept-swarm-gaps",
