@@ -18,7 +18,7 @@ from typing import Any
 
 import yaml
 
-from stackctl.errors import EnvironmentProblem, StackError
+from stackctl.errors import EnvironmentProblem
 from stackctl.redact import Redactor
 from stackctl.reporting import say, short_list, table
 from stackctl.secrets import SecretSpec, specs_from_model
