@@ -385,3 +385,50 @@ def task_containers(docker: Docker, stack: str) -> dict[str, list[str]]:
         container, _, service = row.partition("\t")
         found.setdefault(service.removeprefix(f"{stack}_"), []).append(container)
     return found
+
+
+# -- ps and logs for a stack ------------------------------------------------------------
+
+
+def stack_rows(docker: Docker, stack: str) -> list[tuple[str, str, str, str, str]]:
+    """service, node, desired state, current state, error: one row per task."""
+    return [
+        (t.service.removeprefix(f"{stack}_"), t.node, t.desired, t.current, t.error or "-")
+        for t in tasks(docker, stack)
+    ]
+
+
+def stack_services(docker: Docker, stack: str) -> list[str]:
+    label = f"label={NAMESPACE_LABEL}={stack}"
+    names = docker.lines(["service", "ls", "--filter", label, "--format", "{{.Name}}"])
+    return sorted(name.removeprefix(f"{stack}_") for name in names)
+
+
+def stream_service_logs(
+    docker: Docker,
+    stack: str,
+    service: str,
+    *,
+    tail: int,
+    follow: bool,
+    write: Callable[[str], None],
+) -> int:
+    """``docker service logs`` line by line through ``write`` (which masks secrets)."""
+    args = [docker.binary, "service", "logs", "--no-trunc", "--tail", str(tail)]
+    process = subprocess.Popen(
+        [*args, *(["--follow"] if follow else []), f"{stack}_{service}"],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        errors="replace",
+        start_new_session=True,
+    )
+    try:
+        assert process.stdout is not None
+        for line in process.stdout:
+            write(line)
+        return process.wait()
+    finally:
+        if process.poll() is None:
+            _kill_group(process)
