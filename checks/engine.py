@@ -7,6 +7,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from checks import waivers as waiver_registry
+from checks.catalogue import rule_catalogue
 from checks.finding import Finding, Severity
 from checks.registry import Rule, all_rules
 from checks.stack import Stack
@@ -31,7 +32,10 @@ class Evaluation:
 def run_rules(stack: Stack, rules: Iterable[Rule]) -> Iterable[Finding]:
     for rule in rules:
         for hit in rule.function(stack):
-            source, line = (hit.source, 1) if hit.source else stack.facts.source(hit.service)
+            if hit.source:
+                source, line = hit.source, hit.line or 1
+            else:
+                source, line = stack.facts.source(hit.service)
             yield Finding(
                 rule_id=rule.id,
                 requirement=rule.requirement,
@@ -52,17 +56,30 @@ def evaluate(
     *,
     today: dt.date | None = None,
     rules: Iterable[Rule] | None = None,
+    compose_findings: Sequence[Finding] = (),
 ) -> Evaluation:
-    """Evaluate ``rules`` (default: all) on each stack; one finding per fingerprint."""
+    """Evaluate ``rules`` (default: all) on each stack; one finding per fingerprint.
+
+    ``compose_findings`` (compose's warnings, combinations that did not render) are
+    merged in and can be excepted like any other finding. Exceptions must name a
+    rule of the catalogue and a service the project defines; only the services
+    rendered here decide whether an exception is stale.
+    """
     selected = list(rules if rules is not None else all_rules().values())
     unique: dict[str, Finding] = {}
     services: set[str] = set()
+    defined: set[str] = set()
     for stack in stacks:
         services.update(stack.services)
+        defined.update(stack.services, stack.facts.declarations, stack.facts.sources)
         for finding in run_rules(stack, selected):
             unique.setdefault(finding.fingerprint, finding)
-    findings = waiver_registry.apply(unique.values(), waivers, today or dt.date.today())
+    for finding in compose_findings:
+        unique.setdefault(finding.fingerprint, finding)
+    valid, unknown_names = waiver_registry.check_names(waivers, rule_catalogue(), defined)
+    findings = waiver_registry.apply(unique.values(), valid, today or dt.date.today(), services)
     findings.extend(registry_problems)
+    findings.extend(unknown_names)
     findings.sort(key=lambda f: (f.requirement, f.rule_id, f.service, f.subject))
     labels = [",".join(s.profiles) or "(none)" for s in stacks]
     return Evaluation(findings=findings, combinations=labels, services=services)

@@ -51,6 +51,7 @@ class Hit:
     subject: str = ""
     severity: Severity | None = None  # overrides the rule's default when set
     source: str = ""  # a file, for findings about a file rather than a service
+    line: int = 0  # the line in ``source``, when known
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,7 @@ class Finding:
     line: int = 1
     subject: str = ""
     suppressed_by: str = ""  # the exception's rationale when the finding is excepted
+    suppressed_relaxes: str = ""  # what the exception says it relaxes, for the report
 
     @property
     def fingerprint(self) -> str:
@@ -76,8 +78,8 @@ class Finding:
     def suppressed(self) -> bool:
         return bool(self.suppressed_by)
 
-    def suppress(self, reason: str) -> Finding:
-        return replace(self, suppressed_by=reason)
+    def suppress(self, reason: str, relaxes: str = "") -> Finding:
+        return replace(self, suppressed_by=reason, suppressed_relaxes=relaxes)
 
 
 def risk_score(findings: list[Finding]) -> int:

@@ -7,8 +7,9 @@ doc lives in exactly one place, next to the code.
 from __future__ import annotations
 
 import inspect
+import textwrap
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from checks.finding import Hit, Severity
 from checks.stack import Stack
@@ -26,6 +27,16 @@ class RuleInfo:
     title: str
     hint: str
     doc: str
+    # For --explain: a minimal compose snippet that violates the rule, and the same
+    # snippet fixed. Kept next to the rule so the installed package carries them.
+    example: str = field(default="", kw_only=True)
+    fixed: str = field(default="", kw_only=True)
+
+    def __post_init__(self) -> None:
+        # Snippets are written indented inline; store them dedented, once.
+        for name in ("example", "fixed"):
+            text = textwrap.dedent(getattr(self, name)).strip("\n")
+            object.__setattr__(self, name, text)
 
 
 @dataclass(frozen=True)
@@ -39,15 +50,36 @@ RULES: dict[str, Rule] = {}
 
 
 def rule(
-    rule_id: str, *, requirement: str, severity: Severity, title: str, hint: str
+    rule_id: str,
+    *,
+    requirement: str,
+    severity: Severity,
+    title: str,
+    hint: str,
+    example: str = "",
+    fixed: str = "",
 ) -> Callable[[RuleFunction], RuleFunction]:
-    """Register ``function`` as rule ``rule_id`` enforcing ``requirement``."""
+    """Register ``function`` as rule ``rule_id`` enforcing ``requirement``.
+
+    ``example`` and ``fixed`` are YAML snippets (a violation and its fix) shown by
+    ``check --explain``; RuleInfo dedents them, so they can be written inline.
+    """
 
     def register(function: RuleFunction) -> RuleFunction:
         if rule_id in RULES:
             raise ValueError(f"duplicate rule id {rule_id}")
         doc = inspect.cleandoc(function.__doc__ or title)
-        RULES[rule_id] = Rule(rule_id, requirement, severity, title, hint, doc, function)
+        RULES[rule_id] = Rule(
+            rule_id,
+            requirement,
+            severity,
+            title,
+            hint,
+            doc,
+            function,
+            example=example,
+            fixed=fixed,
+        )
         return function
 
     return register

@@ -5,14 +5,15 @@ Everything is read up front, so rules stay pure functions without I/O.
 
 from __future__ import annotations
 
-import os
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from checks.locate import key_line
 
 # `${VAR}`, `${VAR:-x}`, `${VAR:?msg}` and `$VAR`, but not the `$$` escape.
 VARIABLE_RE = re.compile(r"(?<!\$)\$(?:\{([A-Za-z_][A-Za-z0-9_]*)|([A-Za-z_][A-Za-z0-9_]*))")
@@ -31,30 +32,48 @@ def parse_env_file(text: str) -> dict[str, str]:
     return values
 
 
-def include_paths(root: Mapping[str, Any]) -> list[str]:
-    """The paths a root file includes, in order (string and long ``path:`` forms)."""
-    paths: list[str] = []
-    for entry in root.get("include") or []:
+def include_entries(data: Mapping[str, Any]) -> list[list[str]]:
+    """The ``include:`` entries of one raw compose file, each as its list of paths.
+
+    The short form (a string), the long form (``path:`` a string) and the long form
+    with a list of paths (merged by compose as one unit, later ones overriding) are
+    all accepted; anything else is ignored here and left for compose to reject.
+    """
+    entries: list[list[str]] = []
+    for entry in data.get("include") or [] if isinstance(data, Mapping) else []:
         value = entry.get("path") if isinstance(entry, Mapping) else entry
-        paths.extend([value] if isinstance(value, str) else value or [])
-    return [str(p) for p in paths]
+        paths = [value] if isinstance(value, str) else value
+        if isinstance(paths, list):
+            entries.append([str(p) for p in paths if isinstance(p, str)])
+    return entries
+
+
+def include_paths(root: Mapping[str, Any]) -> list[str]:
+    """The paths a file includes, in order (string and long ``path:`` forms)."""
+    return [path for entry in include_entries(root) for path in entry]
+
+
+def extends_files(data: Mapping[str, Any]) -> list[str]:
+    """The files the services of one raw compose file extend (``extends.file``)."""
+    services = data.get("services") if isinstance(data, Mapping) else None
+    files: list[str] = []
+    for spec in (services or {}).values() if isinstance(services, Mapping) else []:
+        extends = spec.get("extends") if isinstance(spec, Mapping) else None
+        if isinstance(extends, Mapping) and isinstance(extends.get("file"), str):
+            files.append(extends["file"])
+    return files
+
+
+def is_remote(path: str) -> bool:
+    return "://" in path or path.startswith("git@")
 
 
 def declared_services(relative: str, text: str, data: Any) -> dict[str, tuple[str, int]]:
     """Service name -> (file, line) for the services a compose file declares itself."""
     services = data.get("services") if isinstance(data, Mapping) else None
-    lines = text.splitlines()
-    found: dict[str, tuple[str, int]] = {}
-    for name in services or {}:
-        pattern = re.compile(rf"^\s+['\"]?{re.escape(str(name))}['\"]?\s*:")
-        line = next((i for i, content in enumerate(lines, 1) if pattern.match(content)), 1)
-        found[str(name)] = (relative, line)
-    return found
-
-
-def inside(project_dir: Path, path: Path) -> bool:
-    """Whether ``path``, with every symlink followed, stays inside ``project_dir``."""
-    return path.resolve().is_relative_to(project_dir.resolve())
+    if not isinstance(services, Mapping):
+        return {}
+    return {str(name): (relative, key_line(text, ["services", str(name)])[0]) for name in services}
 
 
 def find_compose_files(project_dir: Path) -> list[Path]:
@@ -64,14 +83,92 @@ def find_compose_files(project_dir: Path) -> list[Path]:
         relative = path.relative_to(project_dir)
         if any(part in IGNORED_DIRS for part in relative.parts[:-1]):
             continue
-        if path.name in COMPOSE_NAMES and path.is_file() and inside(project_dir, path):
+        if path.name in COMPOSE_NAMES and path.is_file() and inside(project_dir, path) is not None:
             found.append(path)
     return found
 
 
+class _Reader:
+    """Reads compose files once each, following ``include`` from the files compose loads."""
+
+    def __init__(self, project_dir: Path) -> None:
+        self.project_dir = project_dir
+        self.raw: dict[str, Mapping[str, Any]] = {}
+        self.texts: dict[str, str] = {}
+        self.order: list[str] = []
+        self.declarations: dict[str, list[Declaration]] = {}
+        self.units = 0
+
+    def read(self, relative: str) -> Mapping[str, Any]:
+        if relative not in self.raw:
+            path = self.project_dir / relative
+            text = path.read_text(encoding="utf-8") if path.is_file() else ""
+            try:
+                data = yaml.safe_load(text) or {}
+            except yaml.YAMLError:
+                data = {}  # compose reports the syntax error itself, with its line
+            self.texts[relative] = text
+            self.raw[relative] = data if isinstance(data, Mapping) else {}
+        return self.raw[relative]
+
+    def load(self, relative: str, unit: int) -> None:
+        if relative in self.order:  # compose refuses include cycles; never loop here
+            return
+        data = self.read(relative)
+        self.order.append(relative)
+        for name, (file, line) in declared_services(relative, self.texts[relative], data).items():
+            self.declarations.setdefault(name, []).append(Declaration(file, line, unit))
+        base = (self.project_dir / relative).parent
+        for template in extends_files(data):
+            target = inside(self.project_dir, base / template)
+            if target is not None:
+                self.read(target)  # read for locations and variables; compose loads it
+        for entry in include_entries(data):
+            self.units += 1
+            for path in entry:
+                target = None if is_remote(path) else inside(self.project_dir, base / path)
+                if target is not None:
+                    self.load(target, self.units)
+
+
+@dataclass(frozen=True)
+class Declaration:
+    """Where one compose file declares a service, and which include unit it belongs to.
+
+    The files given with ``-f`` form one unit (later files override earlier ones on
+    purpose), and so do the paths of one long-form ``include`` entry; every other
+    include entry is a unit of its own, whose services compose resolves silently.
+    """
+
+    file: str
+    line: int
+    unit: int
+
+
+def default_compose_file(project_dir: Path) -> str:
+    """The file compose itself picks in ``project_dir`` when no ``-f`` is given."""
+    for name in ("compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml"):
+        if (project_dir / name).is_file():
+            return name
+    return "docker-compose.yml"
+
+
+def inside(project_dir: Path, path: Path) -> str | None:
+    """``path`` relative to the project, or None when it resolves outside of it."""
+    try:
+        return path.resolve().relative_to(project_dir.resolve()).as_posix()
+    except ValueError:
+        return None
+
+
 @dataclass(frozen=True)
 class ProjectFacts:
-    """The raw, non-merged facts about a project that some rules need."""
+    """The raw, non-merged facts about a project that some rules need.
+
+    ``loaded`` are the files compose reads (the given files and, recursively, what
+    they include); ``compose_files`` adds every compose file found on disk, so that
+    layout rules can see files nothing includes.
+    """
 
     root: Mapping[str, Any] = field(default_factory=dict)  # the raw root compose file
     root_name: str = "docker-compose.yml"
@@ -80,6 +177,11 @@ class ProjectFacts:
     env_example: Mapping[str, str] = field(default_factory=dict)
     variables: Mapping[str, str] = field(default_factory=dict)  # variable -> first file using it
     sources: Mapping[str, tuple[str, int]] = field(default_factory=dict)  # service -> file, line
+    given: tuple[str, ...] = ()  # the files passed with -f, root first
+    loaded: tuple[str, ...] = ()  # given files plus everything they include, in load order
+    texts: Mapping[str, str] = field(default_factory=dict)  # path -> raw text
+    documents: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # + extended files
+    declarations: Mapping[str, tuple[Declaration, ...]] = field(default_factory=dict)
 
     @property
     def state_root(self) -> str:
@@ -89,45 +191,53 @@ class ProjectFacts:
         return self.sources.get(service, (self.root_name, 1))
 
     @classmethod
-    def read(cls, project_dir: Path, root_name: str = "docker-compose.yml") -> ProjectFacts:
-        compose_files: dict[str, Mapping[str, Any]] = {}
-        variables: dict[str, str] = {}
-        declared: dict[str, dict[str, tuple[str, int]]] = {}
-        for path in find_compose_files(project_dir):
-            relative = path.relative_to(project_dir).as_posix()
-            text = path.read_text(encoding="utf-8")
-            compose_files[relative] = yaml.safe_load(text) or {}
-            declared[relative] = declared_services(relative, text, compose_files[relative])
-            for match in VARIABLE_RE.finditer(text):
-                variables.setdefault(match.group(1) or match.group(2), relative)
-        templates = project_dir / "infra" / "common-optimizations.yml"
-        if templates.is_file():
-            for match in VARIABLE_RE.finditer(templates.read_text(encoding="utf-8")):
-                variables.setdefault(
-                    match.group(1) or match.group(2), "infra/common-optimizations.yml"
-                )
-        root = compose_files.get(root_name, {})
-        # Lexical normalisation: an included path is named, not followed (it may be
-        # a symlink out of the project, which is reported as not part of it).
-        named = [Path(os.path.normpath(project_dir / item)) for item in include_paths(root)]
-        included = [
-            path.relative_to(project_dir).as_posix()
-            for path in named
-            if path.is_relative_to(project_dir)
+    def read(cls, project_dir: Path, files: Sequence[str] = ()) -> ProjectFacts:
+        """Read ``files`` (default: the file compose would pick) and what they include."""
+        given = [
+            relative
+            for name in files or [default_compose_file(project_dir)]
+            if (relative := inside(project_dir, project_dir / name)) is not None
         ]
+        reader = _Reader(project_dir)
+        for relative in given:
+            reader.load(relative, unit=0)
+        discovered = [
+            p.relative_to(project_dir).as_posix() for p in find_compose_files(project_dir)
+        ]
+        for relative in discovered:
+            reader.read(relative)
+        templates = "infra/common-optimizations.yml"
+        if (project_dir / templates).is_file() and templates not in reader.raw:
+            reader.read(templates)
+        variables: dict[str, str] = {}
+        for relative in [*reader.order, *sorted(set(reader.raw) - set(reader.order))]:
+            for match in VARIABLE_RE.finditer(reader.texts[relative]):
+                variables.setdefault(match.group(1) or match.group(2), relative)
         sources: dict[str, tuple[str, int]] = {}
-        for relative in [root_name, *included]:
-            sources.update(declared.get(relative, {}))
+        for service, places in reader.declarations.items():
+            # Where compose takes the definition from: a -f file wins, else the first include.
+            chosen = next((d for d in places if d.unit == 0), places[0])
+            sources[service] = (chosen.file, chosen.line)
         env_path = project_dir / ".env.example"
         env_text = env_path.read_text(encoding="utf-8") if env_path.is_file() else ""
+        root_name = given[0] if given else "docker-compose.yml"
         return cls(
-            root=root,
+            root=reader.raw.get(root_name, {}),
             root_name=root_name,
-            compose_files=compose_files,
-            included=tuple(included),
+            compose_files={
+                name: data
+                for name, data in reader.raw.items()
+                if name in reader.order or name in discovered
+            },
+            documents=reader.raw,
+            included=tuple(f for f in reader.order if f not in given),
             env_example=parse_env_file(env_text),
             variables=variables,
             sources=sources,
+            given=tuple(given),
+            loaded=tuple(reader.order),
+            texts=reader.texts,
+            declarations={name: tuple(places) for name, places in reader.declarations.items()},
         )
 
     def stack(self, model: Mapping[str, Any], profiles: tuple[str, ...] = ()) -> Stack:

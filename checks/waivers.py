@@ -1,16 +1,22 @@
 """The exceptions registry (infra/exceptions.yml): documented, expiring deviations.
 
-Each entry names a service, the rule (or the requirement) it relaxes, what
-exactly is relaxed, why, and an ADR that must exist. A finding matched by a
-live entry stays in every report, marked suppressed with the rationale. An
-entry that matches nothing is stale (EXC-003); an expired one fails (EXC-002).
+An exception can silence a critical finding, so the format is strict and fails
+closed. Each entry names one service, the rule (or requirement) it relaxes, the
+exact subjects relaxed (``subjects: ["*"]`` to relax every subject, written out),
+what is relaxed, why, and an ADR that must exist. Anything else is EXC-001 and the
+entry suppresses nothing: an unknown or duplicate key, a missing field, a rule or
+service that does not exist. A finding matched by a live entry stays in every
+report, marked suppressed with the rationale and what the entry relaxes. An entry
+that matches nothing among the services rendered in this run is stale (EXC-003);
+an expired one fails (EXC-002).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import stat
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,7 +27,9 @@ from checks.finding import Finding, Severity
 from checks.registry import RuleInfo
 
 REGISTRY_PATH = "infra/exceptions.yml"
-REQUIRED_FIELDS = ("service", "relaxes", "rationale", "adr")
+REQUIRED_FIELDS = ("service", "subjects", "relaxes", "rationale", "adr")
+KNOWN_FIELDS = ("service", "rule", "requirement", *REQUIRED_FIELDS[1:], "expires")
+ALL_SUBJECTS = "*"
 
 
 # Rules about the registry itself, evaluated by the engine rather than on a model.
@@ -30,10 +38,34 @@ META_RULES: dict[str, RuleInfo] = {
         "EXC-001",
         "PRJ-EXCEPTIONS",
         Severity.HIGH,
-        "exception entries are complete",
-        "give the entry service, rule or requirement, relaxes, rationale and an existing adr",
-        "Every registry entry names a service, a rule or requirement ID, what it relaxes, "
-        "a rationale and an ADR file that exists; `expires` must be an ISO date.",
+        "exception entries are complete and unambiguous",
+        "fix the entry: known keys only, an existing rule and service, "
+        'explicit subjects (["*"] for all) and an existing adr',
+        "Every registry entry has exactly the keys service, rule and/or requirement, "
+        "subjects, relaxes, rationale, adr and optionally expires (an ISO date); no "
+        "unknown or repeated key. `subjects` lists the exact items relaxed; relaxing "
+        'every subject must be written `subjects: ["*"]`. The rule, the requirement '
+        "and the service must exist (the service in any profile), and the ADR file must "
+        "exist in the repository. An entry that breaks any of this suppresses nothing, "
+        "so a typo can never widen an exception.",
+        example="""
+        exceptions:
+          - service: postgres
+            rule: PRIV-005
+            subject: [CHOWN]   # typo: the key is `subjects`
+            relaxes: cap_add CHOWN
+            rationale: the entrypoint chowns PGDATA
+            adr: docs/adr/0002-entrypoint-capabilities.md
+        """,
+        fixed="""
+        exceptions:
+          - service: postgres
+            rule: PRIV-005
+            subjects: [CHOWN]
+            relaxes: cap_add CHOWN
+            rationale: the entrypoint chowns PGDATA
+            adr: docs/adr/0002-entrypoint-capabilities.md
+        """,
     ),
     "EXC-002": RuleInfo(
         "EXC-002",
@@ -42,6 +74,18 @@ META_RULES: dict[str, RuleInfo] = {
         "exceptions have not expired",
         "fix the finding, or renew the exception with a new review date and ADR note",
         "An entry past its `expires` date no longer suppresses anything and fails the gate.",
+        example="""
+        exceptions:
+          - {service: loki, rule: LOG-001, subjects: [local], relaxes: logging driver,
+             rationale: no self-shipping, adr: docs/adr/0003-loki-logging.md,
+             expires: 2020-01-31}
+        """,
+        fixed="""
+        exceptions:
+          - {service: loki, rule: LOG-001, subjects: [local], relaxes: logging driver,
+             rationale: no self-shipping, adr: docs/adr/0003-loki-logging.md,
+             expires: 2027-01-31}
+        """,
     ),
     "EXC-003": RuleInfo(
         "EXC-003",
@@ -49,7 +93,18 @@ META_RULES: dict[str, RuleInfo] = {
         Severity.MEDIUM,
         "no stale exceptions",
         "delete the entry: the deviation it documents is gone",
-        "An entry that matches no finding in any checked combination is stale.",
+        "An entry that matches no finding is stale. Only entries whose service was "
+        "rendered in this run are judged, so checking one profile does not call the "
+        "exceptions of the others stale.",
+        example="""
+        # grafana no longer adds any capability, but the entry is still there
+        exceptions:
+          - {service: grafana, rule: PRIV-005, subjects: [CHOWN], relaxes: cap_add CHOWN,
+             rationale: old plugin installer, adr: docs/adr/0002-entrypoint-capabilities.md}
+        """,
+        fixed="""
+        exceptions: []
+        """,
     ),
 }
 
@@ -71,14 +126,56 @@ class Waiver:
         relaxed = self.rule or self.requirement
         return f"{REGISTRY_PATH} entry {self.index + 1} ({self.service} {relaxed})"
 
+    @property
+    def all_subjects(self) -> bool:
+        return self.subjects == (ALL_SUBJECTS,)
+
     def matches(self, finding: Finding) -> bool:
+        """True only when service, rule or requirement, and subject are named exactly."""
         if finding.service != self.service:
             return False
         if self.rule and finding.rule_id != self.rule:
             return False
         if self.requirement and finding.requirement != self.requirement:
             return False
-        return not self.subjects or finding.subject in self.subjects
+        return self.all_subjects or finding.subject in self.subjects
+
+
+class RegistryMapping(dict[Any, Any]):
+    """A mapping read from the registry, remembering keys the YAML repeats.
+
+    PyYAML silently keeps the last of two equal keys; in an exception that can
+    turn a narrow entry into a wide one, so repeats are kept for EXC-001.
+    """
+
+    duplicates: tuple[str, ...] = ()
+
+
+class RegistryLoader(yaml.SafeLoader):
+    """SafeLoader whose mappings are RegistryMapping."""
+
+
+def _construct_mapping(loader: RegistryLoader, node: yaml.MappingNode) -> RegistryMapping:
+    loader.flatten_mapping(node)
+    mapping = RegistryMapping()
+    repeated: list[str] = []
+    for key_node, value_node in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        if not isinstance(key, str | int | float | bool | dt.date) and key is not None:
+            key = str(key)  # unhashable keys are reported as unknown keys, never crash
+        if key in mapping:
+            repeated.append(str(key))
+        mapping[key] = loader.construct_object(value_node, deep=True)
+    mapping.duplicates = tuple(repeated)
+    return mapping
+
+
+RegistryLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+def read_registry(text: str) -> Any:
+    """Parse the registry's YAML, keeping track of repeated keys in every mapping."""
+    return yaml.load(text, Loader=RegistryLoader)  # a SafeLoader subclass: no arbitrary objects
 
 
 def _meta(rule_id: str, message: str, subject: str) -> Finding:
@@ -95,13 +192,13 @@ def _meta(rule_id: str, message: str, subject: str) -> Finding:
     )
 
 
-class _TextDatesLoader(yaml.SafeLoader):
-    """Safe YAML where dates stay strings, so an impossible date is an entry problem."""
+class _TextDatesLoader(RegistryLoader):
+    """The registry loader with dates left as text, so an impossible date is an entry problem."""
 
 
 _TextDatesLoader.yaml_implicit_resolvers = {
     first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    for first, resolvers in RegistryLoader.yaml_implicit_resolvers.items()
 }
 
 
@@ -159,7 +256,76 @@ def load(project_dir: Path) -> tuple[list[Waiver], list[Finding]]:
     return parse(entries, project_dir)
 
 
+def _did_you_mean(word: str, choices: Iterable[str]) -> str:
+    near = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f" (did you mean {near[0]!r}?)" if near else ""
+
+
+def _text(value: Any) -> str | None:
+    """A non-empty string, or None: numbers, lists and blanks are not names."""
+    return value.strip() if isinstance(value, str) and value.strip() else None
+
+
+def entry_problems(entry: Mapping[Any, Any], project_dir: Path) -> list[str]:
+    """Everything that makes one entry ambiguous or incomplete (empty when valid)."""
+    problems = [f"repeats key {key!r}" for key in getattr(entry, "duplicates", ())]
+    for key in entry:
+        if key not in KNOWN_FIELDS:
+            problems.append(f"has unknown key {str(key)!r}{_did_you_mean(str(key), KNOWN_FIELDS)}")
+    for key in ("service", "relaxes", "rationale", "adr"):
+        if _text(entry.get(key)) is None:
+            problems.append(f"lacks {key}" if key not in entry else f"{key} must be text")
+    for key in ("rule", "requirement"):
+        if key in entry and _text(entry.get(key)) is None:
+            problems.append(f"{key} must be text")
+    if "rule" not in entry and "requirement" not in entry:
+        problems.append("lacks rule or requirement")
+    problems += _subject_problems(entry)
+    adr = _text(entry.get("adr"))
+    if adr is not None and not _adr_exists(project_dir, adr):
+        problems.append(f"links missing ADR {adr}")
+    expires = entry.get("expires")
+    if expires is not None and _expiry(expires) is None:
+        problems.append("has a malformed expires date (write YYYY-MM-DD)")
+    return problems
+
+
+def _subject_problems(entry: Mapping[Any, Any]) -> list[str]:
+    if "subjects" not in entry:
+        return ['lacks subjects (list the exact items, or subjects: ["*"] for all)']
+    subjects = entry["subjects"]
+    if not isinstance(subjects, list) or not subjects:
+        return ['subjects must be a non-empty list (["*"] for all)']
+    if any(_text(s) is None for s in subjects):
+        return ["subjects must be text (quote numbers and octal modes)"]
+    if ALL_SUBJECTS in subjects and len(subjects) > 1:
+        return ['subjects mixes "*" with named subjects; write either ["*"] or the names']
+    return []
+
+
+def _adr_exists(project_dir: Path, adr: str) -> bool:
+    """The ADR is a file inside the repository (a symlink out of it does not count)."""
+    path = project_dir / adr
+    try:
+        path.resolve().relative_to(project_dir.resolve())
+    except ValueError:
+        return False
+    return path.is_file()
+
+
+def _expiry(value: Any) -> dt.date | None:
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value))
+    except ValueError:
+        return None
+
+
 def parse(entries: Sequence[Any], project_dir: Path) -> tuple[list[Waiver], list[Finding]]:
+    """Valid entries as waivers; each invalid entry as one EXC-001 naming every problem."""
     waivers: list[Waiver] = []
     problems: list[Finding] = []
     for index, entry in enumerate(entries):
@@ -167,42 +333,80 @@ def parse(entries: Sequence[Any], project_dir: Path) -> tuple[list[Waiver], list
         if not isinstance(entry, Mapping):
             problems.append(_meta("EXC-001", f"{where} is not a mapping", where))
             continue
-        missing = [f for f in REQUIRED_FIELDS if not entry.get(f)]
-        if not entry.get("rule") and not entry.get("requirement"):
-            missing.append("rule or requirement")
-        if missing:
-            problems.append(_meta("EXC-001", f"{where} lacks {', '.join(missing)}", where))
+        found = entry_problems(entry, project_dir)
+        if found:
+            problems.append(_meta("EXC-001", f"{where} {'; '.join(found)}", where))
             continue
-        adr = str(entry["adr"])
-        if not (project_dir / adr).is_file():
-            problems.append(_meta("EXC-001", f"{where} links missing ADR {adr}", where))
-            continue
-        expires = entry.get("expires")
-        if expires is not None and not isinstance(expires, dt.date):
-            try:
-                expires = dt.date.fromisoformat(str(expires))
-            except ValueError:
-                problems.append(_meta("EXC-001", f"{where} has a malformed expires date", where))
-                continue
-        subjects = entry.get("subjects") or []
         waivers.append(
             Waiver(
                 index=index,
-                service=str(entry["service"]),
-                rule=str(entry.get("rule") or ""),
-                requirement=str(entry.get("requirement") or ""),
-                subjects=tuple(str(s) for s in subjects),
-                relaxes=str(entry["relaxes"]),
+                service=str(entry["service"]).strip(),
+                rule=str(entry.get("rule") or "").strip(),
+                requirement=str(entry.get("requirement") or "").strip(),
+                subjects=tuple(str(s).strip() for s in entry["subjects"]),
+                relaxes=" ".join(str(entry["relaxes"]).split()),
                 rationale=" ".join(str(entry["rationale"]).split()),
-                adr=adr,
-                expires=expires,
+                adr=str(entry["adr"]).strip(),
+                expires=_expiry(entry["expires"]) if entry.get("expires") is not None else None,
             )
         )
     return waivers, problems
 
 
-def apply(findings: Iterable[Finding], waivers: Sequence[Waiver], today: dt.date) -> list[Finding]:
-    """Suppress findings matched by live waivers; add EXC-002/EXC-003 for the registry."""
+def check_names(
+    waivers: Sequence[Waiver], rules: Mapping[str, RuleInfo], services: Collection[str]
+) -> tuple[list[Waiver], list[Finding]]:
+    """Split waivers into those naming known things and EXC-001 for the others.
+
+    ``rules`` is the whole catalogue; ``services`` every service the project
+    defines (in any profile), so an entry for a service that is not rendered in
+    this run is still valid.
+    """
+    requirements = {info.requirement for info in rules.values()}
+    valid: list[Waiver] = []
+    problems: list[Finding] = []
+    for waiver in waivers:
+        found: list[str] = []
+        if waiver.service not in services:
+            found.append(f"names unknown service {waiver.service!r}")
+            found[-1] += _did_you_mean(waiver.service, services)
+        if waiver.rule and waiver.rule not in rules:
+            found.append(f"names unknown rule {waiver.rule!r}{_did_you_mean(waiver.rule, rules)}")
+        elif waiver.rule in META_RULES:
+            found.append(f"cannot except the registry's own rule {waiver.rule}")
+        elif (
+            waiver.rule
+            and waiver.requirement
+            and rules[waiver.rule].requirement != (waiver.requirement)
+        ):
+            found.append(
+                f"names rule {waiver.rule} with requirement {waiver.requirement}, "
+                f"but {waiver.rule} traces to {rules[waiver.rule].requirement}"
+            )
+        if waiver.requirement and waiver.requirement not in requirements:
+            found.append(
+                f"names unknown requirement {waiver.requirement!r}"
+                + _did_you_mean(waiver.requirement, requirements)
+            )
+        if found:
+            where = f"entry {waiver.index + 1}"
+            problems.append(_meta("EXC-001", f"{where} {'; '.join(found)}", where))
+        else:
+            valid.append(waiver)
+    return valid, problems
+
+
+def apply(
+    findings: Iterable[Finding],
+    waivers: Sequence[Waiver],
+    today: dt.date,
+    rendered_services: Collection[str] | None = None,
+) -> list[Finding]:
+    """Suppress findings matched by live waivers; add EXC-002/EXC-003 for the registry.
+
+    Staleness is judged only for waivers whose service is in ``rendered_services``
+    (all waivers when it is None).
+    """
     live = [w for w in waivers if w.expires is None or w.expires >= today]
     used: set[int] = set()
     result: list[Finding] = []
@@ -210,13 +414,15 @@ def apply(findings: Iterable[Finding], waivers: Sequence[Waiver], today: dt.date
         waiver = next((w for w in live if w.matches(finding)), None)
         if waiver is not None:
             used.add(waiver.index)
-            finding = finding.suppress(f"{waiver.rationale} ({waiver.adr})")
+            finding = finding.suppress(f"{waiver.rationale} ({waiver.adr})", waiver.relaxes)
         result.append(finding)
     for waiver in waivers:
         if waiver not in live:
             result.append(
                 _meta("EXC-002", f"{waiver.label} expired on {waiver.expires}", str(waiver.index))
             )
-        elif waiver.index not in used:
+        elif waiver.index not in used and (
+            rendered_services is None or waiver.service in rendered_services
+        ):
             result.append(_meta("EXC-003", f"{waiver.label} matches no finding", str(waiver.index)))
     return result

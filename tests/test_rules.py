@@ -75,3 +75,47 @@ def test_dangerous_capability_is_critical(tmp_path: Path) -> None:
 def test_rules_doc_is_up_to_date() -> None:
     done = run(["scripts/gen_rules_doc.py", "--check"])
     assert done.returncode == 0, done.stderr
+
+
+def test_credential_arguments_are_found_in_every_field_and_never_printed(tmp_path: Path) -> None:
+    findings = findings_of("SECRET-006", "violating", tmp_path / "args")
+    assert {(f.service, f.subject.split(":")[0]) for f in findings} == {
+        ("cache", "command"),
+        ("job", "entrypoint"),
+        ("db", "healthcheck"),
+        ("sync", "command"),
+    }
+    urls = findings_of("SECRET-007", "violating", tmp_path / "urls")
+    assert {f.subject for f in urls} == {"DATABASE_URL", "BROKER"}
+    text = " ".join(f.message + f.subject for f in [*findings, *urls])
+    assert "literal" not in text.replace("literally", "") and "abc123" not in text
+
+
+def test_disk_devices_are_critical_and_others_high(tmp_path: Path) -> None:
+    findings = findings_of("PRIV-007", "violating", tmp_path)
+    assert {(f.subject, f.severity.label) for f in findings} == {
+        ("/dev/sda", "critical"),
+        ("/dev/fuse", "high"),
+    }
+
+
+def test_uppercase_repository_is_named_as_the_reason(tmp_path: Path) -> None:
+    findings = findings_of("HYG-001", "violating", tmp_path)
+    (upper,) = [f for f in findings if f.service == "c"]
+    assert "not lowercase" in upper.message
+
+
+def test_extra_hosts_in_compose_s_rendered_form_are_checked(tmp_path: Path) -> None:
+    findings = findings_of("NET-004", "violating", tmp_path)
+    assert {f.subject for f in findings} == {"db", "dns:192.0.2.53"}
+
+
+def test_every_confinement_escape_is_named(tmp_path: Path) -> None:
+    findings = findings_of("PRIV-004", "violating", tmp_path)
+    assert {(f.service, f.subject) for f in findings} == {
+        ("app", "privileged"),
+        ("app", "pid"),
+        ("app", "seccomp:unconfined"),
+        ("labels", "label:disable"),
+        ("labels", "systempaths:unconfined"),
+    }

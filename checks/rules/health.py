@@ -29,6 +29,16 @@ def has_healthcheck(spec: Mapping[str, Any]) -> bool:
     severity=Severity.MEDIUM,
     title="long-running services have a healthcheck",
     hint="add a healthcheck whose command exists inside the image",
+    example="""
+    services:
+      web: {image: "nginx:1.27.3"}
+    """,
+    fixed="""
+    services:
+      web:
+        image: "nginx:1.27.3"
+        healthcheck: {test: ["CMD", "wget", "-q", "--spider", "http://127.0.0.1/"]}
+    """,
 )
 def healthcheck_present(stack: Stack) -> Iterator[Hit]:
     """Every long-running service declares an enabled healthcheck (``disable: true`` or
@@ -44,6 +54,18 @@ def healthcheck_present(stack: Stack) -> Iterator[Hit]:
     severity=Severity.HIGH,
     title="service_healthy targets have a healthcheck",
     hint="add a healthcheck to the dependency, or wait on a different condition",
+    example="""
+    services:
+      db: {image: "postgres:17.4"}
+      app: {image: "example/app:1.4.2", depends_on: {db: {condition: service_healthy}}}
+    """,
+    fixed="""
+    services:
+      db:
+        image: "postgres:17.4"
+        healthcheck: {test: ["CMD", "pg_isready", "-U", "postgres"]}
+      app: {image: "example/app:1.4.2", depends_on: {db: {condition: service_healthy}}}
+    """,
 )
 def healthy_targets(stack: Stack) -> Iterator[Hit]:
     """A ``service_healthy`` dependency on a service without a healthcheck never starts."""
@@ -62,6 +84,16 @@ def healthy_targets(stack: Stack) -> Iterator[Hit]:
     severity=Severity.MEDIUM,
     title="depends_on states a readiness condition",
     hint="use the long form with condition: service_healthy (or service_completed_successfully)",
+    example="""
+    services:
+      db: {image: "postgres:17.4", healthcheck: {test: ["CMD", "pg_isready"]}}
+      app: {image: "example/app:1.4.2", depends_on: [db]}
+    """,
+    fixed="""
+    services:
+      db: {image: "postgres:17.4", healthcheck: {test: ["CMD", "pg_isready"]}}
+      app: {image: "example/app:1.4.2", depends_on: {db: {condition: service_healthy}}}
+    """,
 )
 def readiness_conditions(stack: Stack) -> Iterator[Hit]:
     """Compose renders the short ``depends_on: [x]`` form as ``service_started``, which
@@ -79,6 +111,16 @@ def readiness_conditions(stack: Stack) -> Iterator[Hit]:
     severity=Severity.HIGH,
     title="no dependency cycles",
     hint="break the cycle; one side must not wait for the other",
+    example="""
+    services:
+      a: {image: "example/a:1.0.0", depends_on: {b: {condition: service_healthy}}}
+      b: {image: "example/b:1.0.0", depends_on: {a: {condition: service_healthy}}}
+    """,
+    fixed="""
+    services:
+      a: {image: "example/a:1.0.0", depends_on: {b: {condition: service_healthy}}}
+      b: {image: "example/b:1.0.0", healthcheck: {test: ["CMD", "true"]}}
+    """,
 )
 def dependency_cycles(stack: Stack) -> Iterator[Hit]:
     """``depends_on`` forms no cycle (reported once, on the cycle's first service)."""

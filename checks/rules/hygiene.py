@@ -63,12 +63,28 @@ def parse_reference(image: str) -> tuple[str, str, str] | None:
     return path, tag, digest
 
 
+def _lower_repository(image: str) -> str:
+    """``image`` with its repository path lowercased (tag and digest untouched)."""
+    name, at, digest = image.partition("@")
+    slash, colon = name.rfind("/"), name.rfind(":")
+    repository, tag = (name[:colon], name[colon:]) if colon > slash else (name, "")
+    return repository.lower() + tag + at + digest
+
+
 @rule(
     "HYG-001",
     requirement=REQ,
     severity=Severity.HIGH,
     title="images pinned to an exact, valid reference",
     hint="pin an exact version tag such as postgres:17.4-alpine (or a sha256 digest)",
+    example="""
+    services:
+      db: {image: "postgres:latest"}
+    """,
+    fixed="""
+    services:
+      db: {image: "postgres:17.4-alpine"}
+    """,
 )
 def pinned_images(stack: Stack) -> Iterator[Hit]:
     """Every image is a valid reference with an exact tag or digest: no missing tag, no
@@ -82,7 +98,11 @@ def pinned_images(stack: Stack) -> Iterator[Hit]:
             continue
         parsed = parse_reference(image)
         if parsed is None:
-            yield Hit(name, f"image reference {image} is not valid", subject=image)
+            if parse_reference(_lower_repository(image)) is not None:
+                why = "its repository is not lowercase (compose accepts it, the engine refuses it)"
+            else:
+                why = "it is not a valid reference"
+            yield Hit(name, f"image {image} cannot be pulled: {why}", subject=image)
             continue
         _, tag, digest = parsed
         if digest:
@@ -99,6 +119,14 @@ def pinned_images(stack: Stack) -> Iterator[Hit]:
     severity=Severity.HIGH,
     title="published ports bind to 127.0.0.1",
     hint='publish as "127.0.0.1:<host>:<container>" and reach it through the gateway',
+    example="""
+    services:
+      web: {image: "nginx:1.27.3", ports: ["8080:80"]}
+    """,
+    fixed="""
+    services:
+      web: {image: "nginx:1.27.3", ports: ["127.0.0.1:8080:80"]}
+    """,
 )
 def loopback_ports(stack: Stack) -> Iterator[Hit]:
     """A published port without a loopback ``host_ip`` listens on every interface."""
@@ -121,6 +149,18 @@ def loopback_ports(stack: Stack) -> Iterator[Hit]:
     severity=Severity.MEDIUM,
     title="state lives under ${DEFAULT_MOUNT_VOLUME_PATH}",
     hint="bind-mount ${DEFAULT_MOUNT_VOLUME_PATH}/<service> instead of a named volume",
+    example="""
+    services:
+      db: {image: "postgres:17.4", volumes: ["pgdata:/var/lib/postgresql/data"]}
+    volumes:
+      pgdata: {}
+    """,
+    fixed="""
+    services:
+      db:
+        image: "postgres:17.4"
+        volumes: ["${DEFAULT_MOUNT_VOLUME_PATH}/postgres:/var/lib/postgresql/data"]
+    """,
 )
 def state_location(stack: Stack) -> Iterator[Hit]:
     """Writable mounts are binds under ``DEFAULT_MOUNT_VOLUME_PATH`` (as set in
@@ -148,6 +188,16 @@ def state_location(stack: Stack) -> Iterator[Hit]:
     severity=Severity.MEDIUM,
     title="every variable is documented in .env.example",
     hint="add the variable to .env.example with a safe default and a one-line comment",
+    example="""
+    # .env.example has no NGINX_TAG
+    services:
+      web: {image: "nginx:${NGINX_TAG:-1.27.3}"}
+    """,
+    fixed="""
+    # add "NGINX_TAG=1.27.3  # nginx release" to .env.example, or drop the variable
+    services:
+      web: {image: "nginx:1.27.3"}
+    """,
 )
 def documented_variables(stack: Stack) -> Iterator[Hit]:
     """Each ``${VAR}`` any compose file reads has an entry in .env.example (``$$``
@@ -176,6 +226,14 @@ def _looks_random(value: str) -> bool:
     severity=Severity.HIGH,
     title=".env.example holds no secret-looking values",
     hint="leave the value empty and move the secret into a file under secrets/",
+    example="""
+    # .env.example
+    ADMIN_PASSWORD=hunter2
+    """,
+    fixed="""
+    # .env.example: no value; the secret lives in secrets/admin_password
+    ADMIN_PASSWORD=
+    """,
 )
 def example_env_secrets(stack: Stack) -> Iterator[Hit]:
     """.env.example is committed: a credential-shaped key with a value, or a value that

@@ -25,6 +25,14 @@ def _is_loki(image: str) -> bool:
     severity=Severity.MEDIUM,
     title="services log through the Loki driver",
     hint="extend a template from infra/common-optimizations.yml instead of setting logging",
+    example="""
+    services:
+      app: {image: "example/app:1.4.2", logging: {driver: json-file}}
+    """,
+    fixed="""
+    services:
+      app: {image: "example/app:1.4.2", logging: {driver: loki, options: {loki-url: "http://127.0.0.1:3100/loki/api/v1/push"}}}
+    """,
 )
 def loki_driver(stack: Stack) -> Iterator[Hit]:
     """Every service uses the ``loki`` logging driver from the shared template, unless
@@ -41,6 +49,18 @@ def loki_driver(stack: Stack) -> Iterator[Hit]:
     severity=Severity.HIGH,
     title="loki-url is reachable from the host",
     hint="point loki-url at the port Loki publishes on 127.0.0.1",
+    example="""
+    services:
+      app:
+        image: "example/app:1.4.2"
+        logging: {driver: loki, options: {loki-url: "http://loki:3100/loki/api/v1/push"}}
+    """,
+    fixed="""
+    services:
+      app:
+        image: "example/app:1.4.2"
+        logging: {driver: loki, options: {loki-url: "http://127.0.0.1:3100/loki/api/v1/push"}}
+    """,
 )
 def loki_url_reachable(stack: Stack) -> Iterator[Hit]:
     """The driver plugin runs in the host's network namespace, so ``loki-url`` must be
@@ -63,6 +83,14 @@ def loki_url_reachable(stack: Stack) -> Iterator[Hit]:
     severity=Severity.HIGH,
     title="Loki does not ship its own logs through the Loki driver",
     hint="give the Loki service a local or json-file logging driver",
+    example="""
+    services:
+      loki: {image: "grafana/loki:3.5.1", logging: {driver: loki, options: {loki-url: "http://127.0.0.1:3100/loki/api/v1/push"}}}
+    """,
+    fixed="""
+    services:
+      loki: {image: "grafana/loki:3.5.1", logging: {driver: local}}
+    """,
 )
 def loki_not_self_logging(stack: Stack) -> Iterator[Hit]:
     """A Loki container logging to itself blocks when it is down or restarting."""
@@ -77,6 +105,27 @@ def loki_not_self_logging(stack: Stack) -> Iterator[Hit]:
     severity=Severity.MEDIUM,
     title="Loki driver is non-blocking with bounded retries",
     hint="set mode: non-blocking, loki-retries: 2, loki-max-backoff: 800ms, loki-timeout: 1s",
+    example="""
+    services:
+      app:
+        image: "example/app:1.4.2"
+        logging:
+          driver: loki
+          options: {loki-url: "http://127.0.0.1:3100/loki/api/v1/push", loki-retries: "0"}
+    """,
+    fixed="""
+    services:
+      app:
+        image: "example/app:1.4.2"
+        logging:
+          driver: loki
+          options:
+            loki-url: "http://127.0.0.1:3100/loki/api/v1/push"
+            mode: non-blocking
+            loki-retries: "2"
+            loki-max-backoff: 800ms
+            loki-timeout: 1s
+    """,
 )
 def loki_bounded(stack: Stack) -> Iterator[Hit]:
     """With a down Loki the driver can hang ``docker stop``. The options must say

@@ -20,12 +20,29 @@ def _is_ip(text: str) -> bool:
     return True
 
 
+def _host_entry(entry: str) -> tuple[str, str]:
+    host, _, address = entry.partition("=") if "=" in entry else entry.partition(":")
+    return host, address
+
+
 @rule(
     "NET-001",
     requirement=REQ,
     severity=Severity.HIGH,
     title="no static container addresses",
     hint="remove ipv4_address/ipv6_address and address the service by its name",
+    example="""
+    services:
+      api: {image: "example/api:2.0.1", networks: {back: {ipv4_address: 10.10.0.5}}}
+    networks:
+      back: {}
+    """,
+    fixed="""
+    services:
+      api: {image: "example/api:2.0.1", networks: {back: {aliases: [api]}}}
+    networks:
+      back: {}
+    """,
 )
 def static_addresses(stack: Stack) -> Iterator[Hit]:
     """No ``ipv4_address``, ``ipv6_address`` or ``link_local_ips`` on a service network."""
@@ -45,6 +62,19 @@ def static_addresses(stack: Stack) -> Iterator[Hit]:
     severity=Severity.HIGH,
     title="no fixed subnets, gateways or ranges",
     hint="drop ipam.config and let the engine allocate the subnet",
+    example="""
+    networks:
+      back:
+        ipam: {config: [{subnet: 10.20.0.0/24, gateway: 10.20.0.1}]}
+    services:
+      api: {image: "example/api:2.0.1", networks: [back]}
+    """,
+    fixed="""
+    networks:
+      back: {driver: bridge}
+    services:
+      api: {image: "example/api:2.0.1", networks: [back]}
+    """,
 )
 def fixed_ipam(stack: Stack) -> Iterator[Hit]:
     """Top-level networks carry no ``ipam.config`` with a subnet, gateway or IP range."""
@@ -61,6 +91,16 @@ def fixed_ipam(stack: Stack) -> Iterator[Hit]:
     severity=Severity.MEDIUM,
     title="no links",
     hint="remove links/external_links; a shared network already resolves service names",
+    example="""
+    services:
+      db: {image: "postgres:17.4"}
+      app: {image: "example/app:1.4.2", links: [db]}
+    """,
+    fixed="""
+    services:
+      db: {image: "postgres:17.4"}
+      app: {image: "example/app:1.4.2"}  # reaches the database as "db" on the shared network
+    """,
 )
 def legacy_links(stack: Stack) -> Iterator[Hit]:
     """``links`` and ``external_links`` are legacy; user-defined networks give DNS."""
@@ -76,16 +116,21 @@ def legacy_links(stack: Stack) -> Iterator[Hit]:
     severity=Severity.MEDIUM,
     title="no IP literals in extra_hosts or dns",
     hint="use service names; host-gateway is allowed for reaching the host",
+    example="""
+    services:
+      app: {image: "example/app:1.4.2", extra_hosts: ["db:192.0.2.10"]}
+    """,
+    fixed="""
+    services:
+      app: {image: "example/app:1.4.2", extra_hosts: ["host.docker.internal:host-gateway"]}
+    """,
 )
 def ip_literals(stack: Stack) -> Iterator[Hit]:
     """``extra_hosts`` and ``dns`` hold no IP literals (``host-gateway`` is fine)."""
     for name, spec in stack.services.items():
         hosts = spec.get("extra_hosts") or {}
-        entries = (
-            hosts.items()
-            if isinstance(hosts, dict)
-            else ((h.partition(":")[0], h.partition(":")[2]) for h in hosts)
-        )
+        # Compose renders the list form as "host=address"; written files may use "host:address".
+        entries = hosts.items() if isinstance(hosts, dict) else (_host_entry(str(h)) for h in hosts)
         for host, address in entries:
             values = address if isinstance(address, list) else [address]
             for value in values:
@@ -103,6 +148,14 @@ def ip_literals(stack: Stack) -> Iterator[Hit]:
     severity=Severity.HIGH,
     title="no host networking",
     hint="remove network_mode: host and publish the needed port on 127.0.0.1",
+    example="""
+    services:
+      exporter: {image: "prom/node-exporter:v1.8.2", network_mode: host}
+    """,
+    fixed="""
+    services:
+      exporter: {image: "prom/node-exporter:v1.8.2", ports: ["127.0.0.1:9100:9100"]}
+    """,
 )
 def host_network(stack: Stack) -> Iterator[Hit]:
     """``network_mode: host`` bypasses Docker DNS and network isolation."""

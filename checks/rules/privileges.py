@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import re
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 from checks.finding import Hit, Severity
 from checks.registry import rule
@@ -41,6 +43,9 @@ SENSITIVE_TREES = (
     "/dev",
     "/boot",
 )
+UNCONFINED = frozenset(
+    {"seccomp:unconfined", "apparmor:unconfined", "label:disable", "systempaths:unconfined"}
+)
 SENSITIVE_EXACT = frozenset({"/", "/etc", "/root", "/home", "/var", "/var/run", "/run", "/usr"})
 
 
@@ -50,6 +55,14 @@ SENSITIVE_EXACT = frozenset({"/", "/etc", "/root", "/home", "/var", "/var/run", 
     severity=Severity.CRITICAL,
     title="cap_drop must contain ALL",
     hint="extend a template from infra/common-optimizations.yml (it sets cap_drop: [ALL])",
+    example="""
+    services:
+      web: {image: "nginx:1.27.3"}
+    """,
+    fixed="""
+    services:
+      web: {image: "nginx:1.27.3", cap_drop: [ALL], cap_add: [CHOWN, SETGID, SETUID]}
+    """,
 )
 def cap_drop_all(stack: Stack) -> Iterator[Hit]:
     """Every service drops all Linux capabilities (``cap_drop: [ALL]``).
@@ -69,6 +82,14 @@ def cap_drop_all(stack: Stack) -> Iterator[Hit]:
     severity=Severity.HIGH,
     title="no-new-privileges must be set",
     hint="add security_opt: [no-new-privileges:true] (the baseline template has it)",
+    example="""
+    services:
+      web: {image: "nginx:1.27.3"}
+    """,
+    fixed="""
+    services:
+      web: {image: "nginx:1.27.3", security_opt: ["no-new-privileges:true"]}
+    """,
 )
 def no_new_privileges(stack: Stack) -> Iterator[Hit]:
     """``security_opt`` contains ``no-new-privileges`` (``:true``, ``=true`` or bare).
@@ -91,6 +112,14 @@ def no_new_privileges(stack: Stack) -> Iterator[Hit]:
     severity=Severity.MEDIUM,
     title="init must be true",
     hint="set init: true so a minimal init reaps zombies and forwards signals",
+    example="""
+    services:
+      worker: {image: "example/worker:3.2.0"}
+    """,
+    fixed="""
+    services:
+      worker: {image: "example/worker:3.2.0", init: true}
+    """,
 )
 def init_process(stack: Stack) -> Iterator[Hit]:
     """``init: true`` runs docker-init as PID 1: signals are forwarded and zombies reaped."""
@@ -105,10 +134,23 @@ def init_process(stack: Stack) -> Iterator[Hit]:
     severity=Severity.CRITICAL,
     title="no privileged mode, host namespaces or unconfined profiles",
     hint="remove privileged, pid/ipc/userns_mode: host and seccomp/apparmor=unconfined",
+    example="""
+    services:
+      agent: {image: "example/agent:3.0.1", privileged: true, pid: host}
+    """,
+    fixed="""
+    services:
+      agent:
+        image: "example/agent:3.0.1"
+        cap_drop: [ALL]
+        security_opt: ["no-new-privileges:true"]
+    """,
 )
 def host_escape_hatches(stack: Stack) -> Iterator[Hit]:
-    """No ``privileged: true``, ``pid: host``, ``ipc: host``, ``userns_mode: host`` and no
-    ``seccomp:unconfined`` or ``apparmor:unconfined`` in ``security_opt``."""
+    """No ``privileged: true``, ``pid: host``, ``ipc: host``, ``userns_mode: host``,
+    ``uts: host``, ``cgroup: host`` and no ``seccomp:unconfined``,
+    ``apparmor:unconfined``, ``label:disable`` (SELinux off) or
+    ``systempaths=unconfined`` (unmasked /proc and /sys paths) in ``security_opt``."""
     for name, spec in stack.services.items():
         if spec.get("privileged") is True:
             yield Hit(name, "runs privileged", subject="privileged")
@@ -117,7 +159,7 @@ def host_escape_hatches(stack: Stack) -> Iterator[Hit]:
                 yield Hit(name, f"shares the host {key} namespace", subject=key)
         for option in spec.get("security_opt") or []:
             text = str(option).lower().replace("=", ":")
-            if text in {"seccomp:unconfined", "apparmor:unconfined"}:
+            if text in UNCONFINED:
                 yield Hit(name, f"disables confinement ({text})", subject=text)
 
 
@@ -127,6 +169,16 @@ def host_escape_hatches(stack: Stack) -> Iterator[Hit]:
     severity=Severity.HIGH,
     title="cap_add only through the exceptions registry",
     hint="drop the capability, or register it in infra/exceptions.yml with an ADR",
+    example="""
+    services:
+      vpn: {image: "example/vpn:1.8.0", cap_drop: [ALL], cap_add: [NET_ADMIN]}
+    """,
+    fixed="""
+    # drop it, or keep it and register {service: vpn, rule: PRIV-005, subjects: [NET_ADMIN]}
+    # in infra/exceptions.yml with a rationale and an ADR
+    services:
+      vpn: {image: "example/vpn:1.8.0", cap_drop: [ALL]}
+    """,
 )
 def added_capabilities(stack: Stack) -> Iterator[Hit]:
     """Each capability in ``cap_add`` is a finding unless registered as an exception.
@@ -153,6 +205,14 @@ def added_capabilities(stack: Stack) -> Iterator[Hit]:
     severity=Severity.CRITICAL,
     title="no Docker socket or sensitive host paths",
     hint="use the file provider or a socket proxy; never bind the engine socket",
+    example="""
+    services:
+      proxy: {image: "traefik:v3.3.4", volumes: ["/var/run/docker.sock:/var/run/docker.sock"]}
+    """,
+    fixed="""
+    services:
+      proxy: {image: "traefik:v3.3.4", volumes: ["./traefik/dynamic:/etc/traefik/dynamic:ro"]}
+    """,
 )
 def sensitive_mounts(stack: Stack) -> Iterator[Hit]:
     """No bind mount of the Docker socket, ``/``, ``/proc``, ``/sys``, ``/etc``, ... .
@@ -169,3 +229,85 @@ def sensitive_mounts(stack: Stack) -> Iterator[Hit]:
                 source == path or source.startswith(path + "/") for path in SENSITIVE_TREES
             ):
                 yield Hit(name, f"mounts sensitive host path {source}", subject=source)
+
+
+# Devices that expose host memory, disks or the kernel: reading or writing them is
+# taking over the host, whatever capabilities the container has.
+HOST_TAKEOVER_DEVICES = re.compile(
+    r"^/dev/(mem|kmem|port|kmsg|(sd|hd|vd|xvd)[a-z]+\d*|nvme\d+(n\d+(p\d+)?)?|"
+    r"mmcblk\d+(p\d+)?|dm-\d+|loop\d+|md\d+|disk/.*|mapper/.*|mtd\d*|cpu/.*|kvm)$"
+)
+
+
+def _device_source(device: Any) -> str:
+    if isinstance(device, Mapping):
+        return str(device.get("source") or "")
+    return str(device).split(":", 1)[0]
+
+
+@rule(
+    "PRIV-007",
+    requirement=REQ,
+    severity=Severity.HIGH,
+    title="no host devices",
+    hint="remove devices:; if a device is truly needed, register it in infra/exceptions.yml",
+    example="""
+    services:
+      backup:
+        image: example/backup:2.1.0
+        devices: ["/dev/sda:/dev/sda"]
+    """,
+    fixed="""
+    services:
+      backup:
+        image: example/backup:2.1.0
+        volumes: ["/srv/backup:/backup"]
+    """,
+)
+def host_devices(stack: Stack) -> Iterator[Hit]:
+    """No ``devices:`` entry. A device node bypasses the filesystem and capability
+    limits; raw disks, ``/dev/mem``, ``/dev/kmsg``, ``/dev/kvm`` and similar give
+    control of the host and are critical, any other device is high. A device a
+    service really needs (a GPU, ``/dev/fuse``) is registered as an exception."""
+    for name, spec in stack.services.items():
+        for device in spec.get("devices") or []:
+            source = _device_source(device)
+            takeover = bool(HOST_TAKEOVER_DEVICES.match(source))
+            yield Hit(
+                name,
+                f"maps host device {source}" + (" (host takeover)" if takeover else ""),
+                subject=source,
+                severity=Severity.CRITICAL if takeover else None,
+            )
+
+
+@rule(
+    "PRIV-008",
+    requirement=REQ,
+    severity=Severity.MEDIUM,
+    title="no shared mount propagation",
+    hint="drop the :shared/:rshared mode (the default rprivate keeps mounts apart)",
+    example="""
+    services:
+      agent:
+        image: example/agent:3.0.1
+        volumes: ["/srv/agent:/data:rshared"]
+    """,
+    fixed="""
+    services:
+      agent:
+        image: example/agent:3.0.1
+        volumes: ["/srv/agent:/data"]
+    """,
+)
+def shared_propagation(stack: Stack) -> Iterator[Hit]:
+    """No bind mount with ``shared`` or ``rshared`` propagation: mounts made inside the
+    container would appear on the host, and the other way round."""
+    for name, spec in stack.services.items():
+        for volume in spec.get("volumes") or []:
+            if not isinstance(volume, Mapping):
+                continue
+            propagation = str((volume.get("bind") or {}).get("propagation") or "")
+            if propagation in {"shared", "rshared"}:
+                target = str(volume.get("target"))
+                yield Hit(name, f"mounts {target} with {propagation} propagation", subject=target)

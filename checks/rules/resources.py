@@ -32,6 +32,16 @@ def _unbounded(value: Any) -> bool:
     severity=Severity.HIGH,
     title="memory, CPU and pids limits on long-running services",
     hint="extend a resource template (small/medium/large) from infra/common-optimizations.yml",
+    example="""
+    services:
+      api: {image: "example/api:2.0.1"}
+    """,
+    fixed="""
+    services:
+      api:
+        image: "example/api:2.0.1"
+        deploy: {resources: {limits: {memory: 256M, cpus: "0.5", pids: 128}}}
+    """,
 )
 def resource_limits(stack: Stack) -> Iterator[Hit]:
     """Every long-running service has memory, CPU and pids *limits*.

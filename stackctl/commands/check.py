@@ -7,9 +7,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from checks import waivers
+from checks.catalogue import rule_catalogue as full_catalogue
 from checks.engine import Evaluation
 from checks.finding import Finding, Severity
-from checks.registry import RuleInfo, all_rules
+from checks.registry import RuleInfo
 from checks.waivers import META_RULES
 from stackctl import options as opt
 from stackctl.commands import Command, register
@@ -40,8 +41,8 @@ OPTIONS = (
 
 
 def rule_catalogue() -> list[RuleInfo]:
-    """Every model rule and registry rule, as reports and docs describe them."""
-    return [*all_rules().values(), *META_RULES.values()]
+    """Every model rule, compose-warning rule and registry rule (checks.catalogue)."""
+    return list(full_catalogue().values())
 
 
 @dataclass(frozen=True)
