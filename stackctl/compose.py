@@ -299,7 +299,7 @@ def kill_children(grace: float = KILL_GRACE) -> None:
             CHILDREN.discard(process)
 
 
-def _stop(process: subprocess.Popen[str], signum: int) -> None:
+def stop_child(process: subprocess.Popen[str], signum: int) -> None:
     """Ask the group to stop, then kill it; reap the child."""
     _signal_group(process, signum)
     with contextlib.suppress(subprocess.TimeoutExpired):
@@ -310,15 +310,21 @@ def _stop(process: subprocess.Popen[str], signum: int) -> None:
         process.wait(timeout=KILL_GRACE)
 
 
-def _spawn(
+def spawn_child(
     argv: Sequence[str],
     *,
-    cwd: Path,
+    cwd: Path | None,
     env: Mapping[str, str],
     bounds: Bounds,
     stdout: int | None,
     stderr: int | None,
+    hint: str = INSTALL_HINT,
 ) -> subprocess.Popen[str]:
+    """Start a bounded child in its own process group, known to the signal forwarding.
+
+    Used for compose here and for the docker CLI by ``stackctl.swarm``: every child
+    of every command is bounded, forwarded signals and reaped the same way.
+    """
     try:
         process = subprocess.Popen(
             list(argv),
@@ -332,9 +338,7 @@ def _spawn(
             process_group=0,  # its own group: signals and kills reach its children too
         )
     except OSError as error:
-        raise EnvironmentProblem(
-            f"cannot run {argv[0]}: {error.strerror}", hint=INSTALL_HINT
-        ) from None
+        raise EnvironmentProblem(f"cannot run {argv[0]}: {error.strerror}", hint=hint) from None
     limit = bounds.memory_mb * 1024 * 1024
     with contextlib.suppress(OSError, ValueError):
         resource.prlimit(process.pid, resource.RLIMIT_AS, (limit, limit))
@@ -397,7 +401,7 @@ class Compose:
         argv = self.command(args, profiles)
         limit = self.bounds.timeout if timeout is None else timeout
         pipe = subprocess.PIPE if capture else None
-        process = _spawn(
+        process = spawn_child(
             argv,
             cwd=self.project.directory,
             env=self.environment(),
@@ -408,14 +412,14 @@ class Compose:
         try:
             stdout, stderr = process.communicate(timeout=limit)
         except subprocess.TimeoutExpired:
-            _stop(process, signal.SIGTERM)
+            stop_child(process, signal.SIGTERM)
             raise ComposeAborted(
                 f"compose {_verb(args)} did not finish within {limit:g}s and was stopped",
                 hint=f"set {TIMEOUT_VARIABLE} to allow longer, or look for a loop in the files",
             ) from None
         except BaseException:
             # Ctrl-C, SIGTERM or an error in this thread: the child goes with us.
-            _stop(process, signal.SIGTERM)
+            stop_child(process, signal.SIGTERM)
             raise
         finally:
             CHILDREN.discard(process)
@@ -434,7 +438,7 @@ class Compose:
 
         The child (and its group) is stopped when the block ends, however it ends.
         """
-        process = _spawn(
+        process = spawn_child(
             self.command(["--ansi", "never", *args], profiles),
             cwd=self.project.directory,
             env=self.environment(),
@@ -446,7 +450,7 @@ class Compose:
             yield process
         finally:
             if process.poll() is None:
-                _stop(process, signal.SIGTERM)
+                stop_child(process, signal.SIGTERM)
             if process.stdout is not None:
                 process.stdout.close()
             CHILDREN.discard(process)
