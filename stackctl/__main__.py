@@ -19,6 +19,10 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("--format", default="table", choices=["table", "json", "junit"])
     validate.add_argument("--output", help="write the report to this file")
     validate.add_argument("--env-file", default=app.VALIDATION_ENV_FILE)
+    validate.add_argument(
+        "--exhaustive", action="store_true", help="every profile selection, from one render"
+    )
+    _cross_check_options(validate)
 
     check = commands.add_parser("check", help="policy checks (checks/) over the profile matrix")
     check.add_argument("--profiles", action="append", default=[], help="e.g. core,data")
@@ -26,18 +30,40 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--output", help="write the report to this file")
     check.add_argument("--fail-on", default="high", help="lowest failing severity (default: high)")
     check.add_argument("--env-file", default=app.VALIDATION_ENV_FILE)
+    _cross_check_options(check)
     return parser
+
+
+def _cross_check_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--seed", type=int, help="seed of the cross-check sample (default: random)")
+    parser.add_argument(
+        "--sample", type=int, default=2, help="selections re-rendered by compose (default: 2)"
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "validate":
         return app.validate_command(
-            args.project, args.profiles, args.format, args.output, args.env_file
+            args.project,
+            args.profiles,
+            args.format,
+            args.output,
+            args.env_file,
+            args.exhaustive,
+            args.seed,
+            args.sample,
         )
     if args.command == "check":
         return app.check_command(
-            args.project, args.profiles, args.format, args.output, args.fail_on, args.env_file
+            args.project,
+            args.profiles,
+            args.format,
+            args.output,
+            args.fail_on,
+            args.env_file,
+            args.seed,
+            args.sample,
         )
     return 2  # unreachable: argparse enforces the choices
 

@@ -22,9 +22,10 @@ from stackctl.compose import Compose, Project
 from stackctl.errors import EnvironmentProblem, StackError, UsageError
 from stackctl.model import render, require_known_profiles
 from stackctl.ops import ops_project
-from stackctl.policy import check_stack
+from stackctl.policy import DEFAULT_SAMPLE, check_stack, settle_cross_check
 from stackctl.profiles import parse_profiles
-from stackctl.validate import render_results, validate
+from stackctl.validate import exhaustive as exhaustive_selections
+from stackctl.validate import render_exhaustive, render_results, validate
 
 P = ParamSpec("P")
 VALIDATION_ENV_FILE = ".env.example"
@@ -54,13 +55,30 @@ def validate_command(
     fmt: str = "table",
     output: str | None = None,
     env_file: str = VALIDATION_ENV_FILE,
+    exhaustive: bool = False,
+    seed: int | None = None,
+    sample: int = DEFAULT_SAMPLE,
 ) -> int:
-    """VAL-OPT-001 and the VAL-OPT-002 matrix; exit 1 when any combination fails."""
+    """VAL-OPT-001 and the VAL-OPT-002 matrix; exit 1 when any combination fails.
+
+    ``exhaustive``: every non-empty profile selection, derived from one render.
+    """
     report.check_format(fmt, ("table", "json", "junit"))
     compose = Compose(Project.at(project_dir, env_file))
+    if exhaustive:
+        if profiles:
+            raise UsageError("--exhaustive covers every selection; drop --profiles")
+        result = exhaustive_selections(compose, seed=seed, sample=sample)
+        report.emit(render_exhaustive(result, fmt), output)
+        settle_cross_check(result.run.cross_check, _say)
+        return 1 if result.run.evaluation.failing(Severity.HIGH) else 0
     results = validate(compose, parse_profiles(profiles))
     report.emit(render_results(results, fmt), output)
     return 0 if all(r.ok for r in results) else 1
+
+
+def _say(line: str) -> None:
+    print(line, file=sys.stderr)
 
 
 def rule_catalogue() -> list[RuleInfo]:
@@ -76,6 +94,8 @@ def check_command(
     output: str | None = None,
     fail_on: str = "high",
     env_file: str = VALIDATION_ENV_FILE,
+    seed: int | None = None,
+    sample: int = DEFAULT_SAMPLE,
 ) -> int:
     """Policy checks over the matrix; exit 1 when an open finding reaches ``fail_on``."""
     report.check_format(fmt)
@@ -86,7 +106,9 @@ def check_command(
     compose = Compose(Project.at(project_dir, env_file))
     selection = parse_profiles(profiles)
     require_known_profiles(compose, selection)
-    evaluation = check_stack(compose, selection)
+    run = check_stack(compose, selection, seed=seed, sample=sample)
+    settle_cross_check(run.cross_check, _say)
+    evaluation = run.evaluation
     failing = evaluation.failing(threshold)
     rules = rule_catalogue()
     if fmt == "json":
