@@ -244,7 +244,8 @@ def _check_stack(
         cross = cross_check(compose, derivation, compared, seed=seed)
     else:
         stacks, failed, warnings = _rendered_stacks(compose, facts, combos)
-        failed.insert(0, ((ALL_PROFILES,), full.error))
+        if (ALL_PROFILES,) not in combos:
+            failed.insert(0, ((ALL_PROFILES,), full.error))
         if not stacks:
             raise RenderError(
                 f"nothing could be rendered; compose says: {full.error}",

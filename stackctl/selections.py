@@ -247,6 +247,8 @@ class CrossCheck:
         return [c for c in self.comparisons if not c.agrees]
 
     def summary(self) -> str:
+        if not self.comparisons:
+            return f"cross-check (seed {self.seed}): no profile selection to compare"
         labels = ", ".join(c.selection for c in self.comparisons) or "nothing"
         verdict = "agree" if self.agrees else "DISAGREE"
         return (
