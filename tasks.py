@@ -26,6 +26,9 @@ def _finish(code: int) -> None:
         "format": "table (default), json or junit",
         "output": "write the report to this file instead of stdout",
         "env-file": "env file to render with (default: .env.example)",
+        "exhaustive": "every non-empty profile selection (127), derived from one render",
+        "seed": "seed of the cross-check sample (default: random, printed)",
+        "sample": "selections rendered for real to cross-check the derivation (default 2)",
     },
 )
 def validate(
@@ -34,9 +37,16 @@ def validate(
     format: str = "table",
     output: str | None = None,
     env_file: str = app.VALIDATION_ENV_FILE,
+    exhaustive: bool = False,
+    seed: int | None = None,
+    sample: int = 2,
 ) -> None:
     """Render VAL-OPT-001 and the VAL-OPT-002 profile matrix; exit 1 on any failure."""
-    _finish(app.validate_command(".", profiles or [], format, output, env_file))
+    _finish(
+        app.validate_command(
+            ".", profiles or [], format, output, env_file, exhaustive, seed, sample
+        )
+    )
 
 
 @task(
@@ -47,6 +57,8 @@ def validate(
         "output": "write the report to this file instead of stdout",
         "fail-on": "lowest severity that fails: critical, high (default), medium, low, info",
         "env-file": "env file to render with (default: .env.example)",
+        "seed": "seed of the cross-check sample (default: random, printed)",
+        "sample": "selections rendered for real to cross-check the derivation (default 2)",
     },
 )
 def check(
@@ -56,9 +68,22 @@ def check(
     output: str | None = None,
     fail_on: str = "high",
     env_file: str = app.VALIDATION_ENV_FILE,
+    seed: int | None = None,
+    sample: int = 2,
 ) -> None:
     """Policy checks (checks/) over the VAL-OPT matrix, with the exceptions registry."""
-    _finish(app.check_command(".", profiles or [], format, output, fail_on, env_file))
+    _finish(app.check_command(".", profiles or [], format, output, fail_on, env_file, seed, sample))
+
+
+@task(
+    help={
+        "format": "table (default) or json",
+        "env-file": "env file to render with (default: .env.example)",
+    }
+)
+def profiles(c: Context, format: str = "table", env_file: str = app.VALIDATION_ENV_FILE) -> None:
+    """Profile dependency graph: each profile, its services, the profiles it needs and why."""
+    _finish(app.profiles_command(".", format, env_file))
 
 
 PROFILES_HELP = "profiles, e.g. core,data (comma-separated, repeatable)"
@@ -168,6 +193,6 @@ def loki_install(c: Context, dry_run: bool = False) -> None:
     _finish(app.loki_install_command(dry_run))
 
 
-namespace = Collection(validate, check, up, down, ps, logs)
+namespace = Collection(validate, check, profiles, up, down, ps, logs)
 namespace.add_collection(Collection("secrets", secrets_scaffold))
 namespace.add_collection(Collection("loki", loki_preflight, loki_install))

@@ -7,6 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from stackctl import app
+from stackctl.model import render_cache
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -31,6 +32,17 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--fail-on", default="high", help="lowest failing severity (default: high)")
     check.add_argument("--env-file", default=app.VALIDATION_ENV_FILE)
     _cross_check_options(check)
+
+    verify = commands.add_parser(
+        "verify", help="validate, then check, in one process: no render runs twice"
+    )
+    verify.add_argument("--exhaustive", action="store_true", help="validate every selection")
+    verify.add_argument("--env-file", default=app.VALIDATION_ENV_FILE)
+    _cross_check_options(verify)
+
+    profiles = commands.add_parser("profiles", help="the profile dependency graph")
+    profiles.add_argument("--format", default="table", choices=["table", "json"])
+    profiles.add_argument("--env-file", default=app.VALIDATION_ENV_FILE)
     return parser
 
 
@@ -65,6 +77,21 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.seed,
             args.sample,
         )
+    if args.command == "verify":
+        with render_cache():
+            validated = app.validate_command(
+                args.project,
+                exhaustive=args.exhaustive,
+                env_file=args.env_file,
+                seed=args.seed,
+                sample=args.sample,
+            )
+            checked = app.check_command(
+                args.project, env_file=args.env_file, seed=args.seed, sample=args.sample
+            )
+        return max(validated, checked)
+    if args.command == "profiles":
+        return app.profiles_command(args.project, args.format, args.env_file)
     return 2  # unreachable: argparse enforces the choices
 
 

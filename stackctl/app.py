@@ -23,7 +23,8 @@ from stackctl.errors import EnvironmentProblem, StackError, UsageError
 from stackctl.model import render, require_known_profiles
 from stackctl.ops import ops_project
 from stackctl.policy import DEFAULT_SAMPLE, check_stack, settle_cross_check
-from stackctl.profiles import parse_profiles
+from stackctl.profiles import ALL_PROFILES, parse_profiles
+from stackctl.selections import Derivation, graph_rows
 from stackctl.validate import exhaustive as exhaustive_selections
 from stackctl.validate import render_exhaustive, render_results, validate
 
@@ -79,6 +80,32 @@ def validate_command(
 
 def _say(line: str) -> None:
     print(line, file=sys.stderr)
+
+
+@guarded
+def profiles_command(
+    project_dir: str | Path = ".", fmt: str = "table", env_file: str = VALIDATION_ENV_FILE
+) -> int:
+    """The profile dependency graph: each profile, its services, what it needs and why."""
+    report.check_format(fmt, ("table", "json"))
+    compose = Compose(Project.at(project_dir, env_file))
+    graph = Derivation(render(compose, [ALL_PROFILES])).graph()
+    if fmt == "json":
+        report.emit(
+            report.to_json(
+                {
+                    "profiles": {p: list(graph.members[p]) for p in graph.profiles},
+                    "always_on": list(graph.always_on),
+                    "needs": [
+                        {"profile": n.profile, "needs": n.needed, "because": n.because}
+                        for n in graph.needs
+                    ],
+                }
+            )
+        )
+    else:
+        report.emit(report.table(graph_rows(graph), ["profile", "services", "needs", "because"]))
+    return 0
 
 
 def rule_catalogue() -> list[RuleInfo]:

@@ -25,7 +25,13 @@ from typing import Any, TypeVar
 
 from stackctl.compose import Compose
 from stackctl.model import Model, RenderOutcome, render_outcome
-from stackctl.profiles import ALL_PROFILES, SEVEN_PROFILES, service_profiles
+from stackctl.profiles import (
+    ALL_PROFILES,
+    SEVEN_PROFILES,
+    profile_needs,
+    required_dependencies,
+    service_profiles,
+)
 
 T = TypeVar("T")
 
@@ -47,16 +53,6 @@ def non_empty_subsets(profiles: Sequence[str]) -> list[tuple[str, ...]]:
         for size in range(1, len(profiles) + 1)
         for combo in itertools.combinations(profiles, size)
     ]
-
-
-def required_dependencies(spec: Mapping[str, Any]) -> list[str]:
-    """The services ``spec`` cannot start without (``required: false`` ones left out)."""
-    found = []
-    for dep, condition in (spec.get("depends_on") or {}).items():
-        if isinstance(condition, Mapping) and condition.get("required") is False:
-            continue
-        found.append(str(dep))
-    return found
 
 
 @dataclass(frozen=True)
@@ -171,13 +167,7 @@ class Derivation:
             for p in self.profiles
         }
         always_on = tuple(sorted(n for n, owned in self.owner.items() if not owned))
-        because: dict[tuple[str, str], list[tuple[str, str]]] = {}
-        for name, spec in self.services.items():
-            for dep in required_dependencies(spec):
-                for profile in self.owner.get(name, ()):
-                    for needed in self.owner.get(dep, ()):
-                        if needed not in self.owner.get(name, ()):
-                            because.setdefault((profile, needed), []).append((name, dep))
+        because = profile_needs(self.services)
         needs = tuple(
             ProfileNeed(profile, needed, tuple(sorted(pairs)))
             for (profile, needed), pairs in sorted(
@@ -319,3 +309,18 @@ def cross_check(
 
 def new_seed() -> int:
     return random.SystemRandom().randrange(1, 1_000_000)
+
+
+def graph_rows(graph: ProfileGraph) -> list[tuple[str, str, str, str]]:
+    """Rows of the profile table: profile, its services, the profiles it needs, and why."""
+    rows = []
+    if graph.always_on:
+        rows.append(("(always on)", ", ".join(graph.always_on), "-", "services without profiles"))
+    for profile in graph.profiles:
+        needs = graph.needed_by(profile)
+        why = "; ".join(
+            ", ".join(f"{service} -> {dep}" for service, dep in need.because) for need in needs
+        )
+        needed = ", ".join(need.needed for need in needs) or "-"
+        rows.append((profile, ", ".join(graph.members[profile]), needed, why or "-"))
+    return rows

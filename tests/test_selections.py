@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from cli import run, run_stackctl
+from cli import run, run_invoke, run_stackctl
 from conftest import FIXTURES, REPO
 from stackctl.compose import Compose, Project
 from stackctl.model import render, render_cache, render_outcome
@@ -154,3 +154,22 @@ def test_a_disagreement_fails_loudly_with_the_seed(tmp_path: Path) -> None:
     assert "DISAGREE" in done.stderr
     assert re.search(r"data: x-only-here: only in the real render", done.stderr)
     assert "--seed 5" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_invoke_profiles_prints_the_graph_with_reasons() -> None:
+    done = run_invoke(REPO, "profiles")
+    assert done.returncode == 0, done.stderr
+    workflow = next(line for line in done.stdout.splitlines() if line.startswith("workflow "))
+    assert "n8n, n8n-db-init, n8n-worker" in workflow
+    assert re.search(r"\sdata\s+.*n8n -> valkey", workflow)
+    core = next(line for line in done.stdout.splitlines() if line.startswith("core "))
+    assert re.search(r"traefik\s+-\s+-$", core)
+
+
+def test_verify_runs_validate_then_check_in_one_process() -> None:
+    done = run_stackctl(REPO, "verify", "--seed", "2")
+    assert done.returncode == 0, done.stdout[-1500:] + done.stderr
+    assert "6/6 combinations valid" in done.stdout
+    assert "0 open findings" in done.stdout
+    # the cross-check compares the VAL-OPT renders validate already made
+    assert "core,data,obs,tooling" in done.stderr.split("agree for", 1)[1]
