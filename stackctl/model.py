@@ -8,8 +8,8 @@ A render returns the model *and* the warnings compose printed. Only ``strict``
 callers (``validate``) turn a warning into an error; everyone else keeps going
 and lets the warnings become findings.
 
-Inside ``render_cache()`` each distinct render (binary, project, root file, env
-file, profiles, extra environment) runs at most once, even when several threads
+Inside ``render_cache()`` each distinct render (binary, project, compose files,
+env file, profiles, extra environment) runs at most once, even when several threads
 ask for it at the same time, so ``validate`` and ``check`` in one process share
 their renders.
 """
@@ -107,7 +107,7 @@ class _RenderCache:
         return (
             compose.binary.argv,
             str(project.directory),
-            project.root_file,
+            tuple(str(path) for path in project.compose_files),
             str(project.env_file),
             profiles,
             tuple(sorted(compose.extra_env.items())),

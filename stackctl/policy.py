@@ -160,6 +160,14 @@ def _rendered_stacks(
     return stacks, failed, warnings
 
 
+def project_facts(compose: Compose) -> ProjectFacts:
+    """The raw facts rules need, read once, rooted at the project's first compose file."""
+    directory = compose.project.directory
+    root = compose.project.root_path
+    name = root.relative_to(directory).as_posix() if directory in root.parents else root.name
+    return ProjectFacts.read(directory, name)
+
+
 def declared_profiles(facts: ProjectFacts) -> tuple[str, ...]:
     """Profile names written literally in the compose files (a hint, before any render)."""
     names: set[str] = set()
@@ -204,7 +212,7 @@ def _check_stack(
     seed = new_seed() if seed is None else seed
     with ThreadPoolExecutor(max_workers=1 + max(0, sample)) as pool:
         pending = [pool.submit(render_outcome, compose, (ALL_PROFILES,))]
-        facts = ProjectFacts.read(compose.project.directory, compose.project.root_file)
+        facts = project_facts(compose)
         # The sample is drawn from the profiles the files name, so its real renders
         # run while the full render runs (on 2 cores, three renders cost about 1.5).
         sampled = pick_sample(non_empty_subsets(declared_profiles(facts)), sample, seed)
@@ -265,15 +273,15 @@ class DerivationMismatch(StackError):
     exit_code = 1
 
 
-def settle_cross_check(cross: CrossCheck | None, say: Callable[[str], None]) -> None:
-    """Print the cross-check line (with its seed); fail loudly on any disagreement."""
+def cross_check_problem(cross: CrossCheck | None, say: Callable[[str], None]) -> StackError | None:
+    """Print the cross-check line (with its seed); any disagreement is a loud failure."""
     if cross is None:
-        return
+        return None
     say(cross.summary())
     if cross.agrees:
-        return
+        return None
     details = "; ".join(f"{c.selection}: {c.detail}" for c in cross.disagreements)
-    raise DerivationMismatch(
+    return DerivationMismatch(
         f"derived models disagree with compose: {details}",
         hint=f"reproduce with --seed {cross.seed}; render these selections with --profiles "
         "to see compose's model, and report it: the derivation must learn this case",

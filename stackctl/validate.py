@@ -17,13 +17,16 @@ import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
+from typing import Any
 
-from stackctl import report
+from checks.finding import Severity
+from stackctl import reporting as report
 from stackctl.compose import Compose
 from stackctl.errors import RenderError
 from stackctl.model import render_cache, render_outcome, require_known_profiles
 from stackctl.policy import DEFAULT_SAMPLE, PolicyRun, check_stack
 from stackctl.profiles import Combination, matrix_for
+from stackctl.reporting.findings import finding_dict, findings_table
 
 
 @dataclass(frozen=True)
@@ -93,6 +96,7 @@ class ExhaustiveResult:
 
     rows: list[SelectionRow]
     run: PolicyRun
+    threshold: Severity = Severity.HIGH
 
     @property
     def invalid(self) -> list[SelectionRow]:
@@ -116,34 +120,36 @@ def exhaustive(
     return ExhaustiveResult(rows, run)
 
 
-def render_exhaustive(result: ExhaustiveResult, fmt: str) -> str:
+def exhaustive_table(result: ExhaustiveResult) -> str:
     evaluation = result.run.evaluation
-    if fmt == "json":
-        cross = result.run.cross_check
-        return report.to_json(
-            {
-                "selections": [asdict(r) for r in result.rows],
-                "distinct_sets_checked": result.run.distinct_sets,
-                "cross_check": None
-                if cross is None
-                else {"seed": cross.seed, "comparisons": [asdict(c) for c in cross.comparisons]},
-                "findings": [
-                    {"rule": f.rule_id, "service": f.service, "message": f.message}
-                    for f in evaluation.open_findings
-                ],
-            }
-        )
-    if fmt == "junit":
-        cases = [report.Case("selection", r.profiles, r.valid, 0.0, r.reason) for r in result.rows]
-        return report.junit(cases, "validate-exhaustive")
     rows = [
         (r.profiles, r.services, "valid" if r.valid else "invalid", r.reason) for r in result.rows
     ]
     invalid = len(result.invalid)
+    failing = evaluation.failing(result.threshold)
+    text = report.table(rows, ["profiles", "services", "result", "reason"])
+    if failing:
+        text += "\n\n" + findings_table(failing)
     return (
-        report.table(rows, ["profiles", "services", "result", "reason"])
-        + f"\n\n{len(result.rows)} selections: {len(result.rows) - invalid} valid, "
+        text + f"\n\n{len(result.rows)} selections: {len(result.rows) - invalid} valid, "
         f"{invalid} need a profile they do not select (invoke up adds it); "
         f"checks ran on {result.run.distinct_sets} distinct service sets: "
-        f"{len(evaluation.open_findings)} open findings"
+        f"{len(evaluation.open_findings)} open findings "
+        f"({len(failing)} at or above {result.threshold.label})"
     )
+
+
+def exhaustive_data(result: ExhaustiveResult) -> dict[str, Any]:
+    cross = result.run.cross_check
+    return {
+        "selections": [asdict(r) for r in result.rows],
+        "distinct_sets_checked": result.run.distinct_sets,
+        "cross_check": None
+        if cross is None
+        else {"seed": cross.seed, "comparisons": [asdict(c) for c in cross.comparisons]},
+        "findings": [finding_dict(f) for f in result.run.evaluation.findings],
+    }
+
+
+def exhaustive_cases(result: ExhaustiveResult) -> list[report.Case]:
+    return [report.Case("selection", r.profiles, r.valid, 0.0, r.reason) for r in result.rows]
