@@ -324,3 +324,9 @@ def graph_rows(graph: ProfileGraph) -> list[tuple[str, str, str, str]]:
         needed = ", ".join(need.needed for need in needs) or "-"
         rows.append((profile, ", ".join(graph.members[profile]), needed, why or "-"))
     return rows
+
+
+def selection_model(full: Model, profiles: Sequence[str]) -> Model:
+    """The model of ``profiles`` derived from the full model (what ``up`` prepares for)."""
+    derivation = Derivation(full)
+    return derivation.model(derivation.select(tuple(profiles)))
