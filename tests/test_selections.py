@@ -173,3 +173,12 @@ def test_verify_runs_validate_then_check_in_one_process() -> None:
     assert "0 open findings" in done.stdout
     # the cross-check compares the VAL-OPT renders validate already made
     assert "core,data,obs,tooling" in done.stderr.split("agree for", 1)[1]
+
+
+def test_verify_exhaustive_is_what_nox_validate_runs_with_the_flag() -> None:
+    done = run_stackctl(CROSS_PROFILE, "verify", "--exhaustive", "--seed", "8", "--format", "json")
+    assert "Traceback" not in done.stderr
+    report = json.loads(done.stdout)
+    assert len(report["validate"]["selections"]) == 15
+    assert report["check"]["combinations"]
+    assert done.returncode == 1  # the fixture breaks the hardening rules on purpose
