@@ -22,6 +22,7 @@ from typing import Any
 from checks import waivers
 from checks.engine import Evaluation, evaluate
 from checks.finding import Finding, Severity
+from checks.registry import RuleInfo
 from checks.stack import ProjectFacts, Stack
 from stackctl.compose import Compose
 from stackctl.errors import RenderError, StackError
@@ -68,6 +69,33 @@ def _warnings_module() -> Any:
         return None
 
 
+# Stand-ins for the rules checks.warnings defines, so reports (SARIF rule index,
+# one JUnit case per rule) know them while that module is absent.
+_FALLBACK_RULES = {
+    "COMPOSE-WARN": RuleInfo(
+        "COMPOSE-WARN",
+        "VAL-OPT-001",
+        Severity.MEDIUM,
+        "compose renders without warnings",
+        "fix the compose file so compose renders without warnings",
+        "Every warning compose prints while rendering is a finding.",
+    ),
+    "COMPOSE-RENDER": RuleInfo(
+        "COMPOSE-RENDER",
+        "VAL-OPT-002",
+        Severity.HIGH,
+        "every checked selection renders",
+        "run `invoke validate --profiles ...` for this selection and fix what compose says",
+        "A profile selection compose refuses to render is a finding with compose's own line.",
+    ),
+}
+
+
+def rendering_rules() -> list[RuleInfo]:
+    """Rule infos of the rendering findings, for reports (empty once checks.warnings exists)."""
+    return [] if _warnings_module() is not None else list(_FALLBACK_RULES.values())
+
+
 def warning_findings(
     lines: Sequence[str], facts: ProjectFacts, profiles: tuple[str, ...]
 ) -> list[Finding]:
@@ -77,14 +105,15 @@ def warning_findings(
         found: list[Finding] = classifier.findings_from_warnings(lines, facts, profiles)
         return found
     # Stand-in until checks.warnings arrives: one plain finding per distinct warning.
+    info = _FALLBACK_RULES["COMPOSE-WARN"]
     return [
         Finding(
-            rule_id="COMPOSE-WARN",
-            requirement="VAL-OPT-001",
-            severity=Severity.MEDIUM,
+            rule_id=info.id,
+            requirement=info.requirement,
+            severity=info.severity,
             service="",
             message=f"compose warns: {line}",
-            hint="fix the compose file so compose renders without warnings",
+            hint=info.hint,
             source=facts.root_name,
             subject=line,
         )
@@ -98,13 +127,14 @@ def render_failure(profiles: tuple[str, ...], error_line: str) -> Finding:
     if classifier is not None:
         found: Finding = classifier.render_failure_finding(profiles, error_line)
         return found
+    info = _FALLBACK_RULES["COMPOSE-RENDER"]
     return Finding(
-        rule_id="COMPOSE-RENDER",
-        requirement="VAL-OPT-002",
-        severity=Severity.HIGH,
+        rule_id=info.id,
+        requirement=info.requirement,
+        severity=info.severity,
         service="",
         message=f"profiles {_label(profiles)} do not render: {error_line}",
-        hint="run `invoke validate --profiles ...` for this selection and fix what compose says",
+        hint=info.hint,
         source="docker-compose.yml",
         subject=_label(profiles),
     )

@@ -52,3 +52,22 @@ def test_nothing_renders_is_an_environment_error() -> None:
     assert "no such file or directory" in done.stderr
     assert "hint:" in done.stderr and "Traceback" not in done.stderr
     assert done.stdout == ""
+
+
+def test_render_failures_reach_junit_and_sarif() -> None:
+    from xml.etree import ElementTree as ET
+
+    partial = SELECTIONS / "partial"
+    junit = ET.fromstring(run_stackctl(partial, "check", "--format", "junit").stdout)
+    failures = [
+        case.find("failure").text or ""
+        for case in junit.iter("testcase")
+        if case.find("failure") is not None
+    ]
+    assert any("core,data,obs,tooling do not render" in message for message in failures)
+    sarif = json.loads(run_stackctl(partial, "check", "--format", "sarif").stdout)
+    run = sarif["runs"][0]
+    rules = [rule["id"] for rule in run["tool"]["driver"]["rules"]]
+    render_results = [r for r in run["results"] if "do not render" in r["message"]["text"]]
+    assert render_results
+    assert all(rules[r["ruleIndex"]] == r["ruleId"] for r in render_results)

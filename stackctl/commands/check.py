@@ -21,7 +21,7 @@ from stackctl.commands.validate import (
 )
 from stackctl.compose import Compose, Project
 from stackctl.model import require_known_profiles
-from stackctl.policy import check_stack, cross_check_problem
+from stackctl.policy import check_stack, cross_check_problem, rendering_rules
 from stackctl.reporting import FORMATS, Case, Outcome, ReportTo, say
 from stackctl.reporting.findings import (
     finding_dict,
@@ -129,7 +129,7 @@ def run(options: CheckOptions) -> CheckOutcome:
         problem=problem,
         evaluation=evaluation,
         threshold=options.fail_on,
-        rules=rule_catalogue(),
+        rules=[*rule_catalogue(), *rendering_rules()],
         registry_entries=entries,
     )
 
