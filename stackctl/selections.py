@@ -6,8 +6,10 @@ the selection invalid (``depends on undefined service``). Compose also drops
 top-level networks, volumes, secrets and configs no enabled service uses. That
 is all a selection changes in the model: interpolation, ``extends`` and
 ``include`` are resolved before profiles apply, and compose prints the same
-warnings for every selection. So the model of any selection is the full model
-filtered here, and never a second merge.
+warnings for every selection (checked: even a Swarm-key warning of a disabled
+service). Interpolation cannot see the selection either: ``--profile`` flags
+are not variables, and the runner blanks ``COMPOSE_PROFILES``. So the model of
+any selection is the full model filtered here, and never a second merge.
 
 Derivation is checked, not trusted: ``cross_check`` renders a seeded random
 sample of selections with real compose in every run and compares the whole
