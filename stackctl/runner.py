@@ -23,6 +23,7 @@ from typing import Any
 from stackctl import compose
 from stackctl.commands import Command
 from stackctl.errors import INTERRUPTED, USAGE, Interrupted, StackError, one_line
+from stackctl.model import render_cache
 from stackctl.options import Raw
 from stackctl.reporting import emit, render
 
@@ -73,7 +74,8 @@ def _describe_os_error(error: OSError) -> str:
 def execute(command: Command[Any], raw: Raw, *, debug: bool = False) -> int:
     """Parse, run and report ``command``; return its exit code under the contract."""
     try:
-        with forwarded_signals():
+        # One render cache per command: its parse and run never render the same twice.
+        with forwarded_signals(), render_cache():
             try:
                 options = command.parse(raw)
                 outcome = command.run(options)
