@@ -98,12 +98,23 @@ BASH_ONLY = (
     (re.compile(r"\[\["), "[["),
     (re.compile(r"[<>]\("), "process substitution"),
     (re.compile(r"\$'"), "$'...' quoting"),
-    (re.compile(r"\{[^{}\s,]*\.\.[^{}\s,]*\}"), "{a..b} ranges"),
+    (re.compile(r"\{[^{}\s,]*\.\.[^{}\s,]*\}"), "{{a..b}} ranges"),
 )
 REDIRECTION_RE = re.compile(r"\d*(?:<>|>>|>&|<&|&>|>|<)\s*[^\s;&|()]+")
 SEPARATOR_RE = re.compile(r"&&|\|\||[;|\n()]")
 ASSIGNMENT_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=")
 ROOT_USERS = {"0", "root"}
+
+
+def words_of(spec: Mapping[str, Any], key: str) -> list[str]:
+    """A list-valued key as strings; compose renders lists, hand-written models may not."""
+    value = spec.get(key)
+    if isinstance(value, str):
+        try:
+            return shlex.split(value)
+        except ValueError:
+            return [value]
+    return [str(v) for v in value] if isinstance(value, list) else []
 
 
 def facts_for(stack: Stack, spec: Mapping[str, Any]) -> ImageFacts | None:
@@ -302,9 +313,7 @@ def healthcheck_runs_in_image(stack: Stack) -> Iterator[Hit]:
 
 def file_env_wrapper(stack: Stack, spec: Mapping[str, Any]) -> str:
     """The in-container path of the project's file-env wrapper when it is the entrypoint."""
-    entrypoint = spec.get("entrypoint") or []
-    if isinstance(entrypoint, str):
-        entrypoint = shlex.split(entrypoint)
+    entrypoint = words_of(spec, "entrypoint")
     wrapper = (
         (stack.facts.directory.rstrip("/") + "/" + FILE_ENV_WRAPPER)
         if stack.facts.directory
@@ -367,8 +376,8 @@ def runtime_user(spec: Mapping[str, Any], facts: ImageFacts) -> tuple[str, str]:
 
 
 def effective_capabilities(spec: Mapping[str, Any]) -> set[str]:
-    dropped = {normalise_capability(c) for c in spec.get("cap_drop") or []}
-    added = {normalise_capability(c) for c in spec.get("cap_add") or []}
+    dropped = {normalise_capability(c) for c in words_of(spec, "cap_drop")}
+    added = {normalise_capability(c) for c in words_of(spec, "cap_add")}
     kept = set() if "ALL" in dropped else set(DEFAULT_CAPABILITIES - dropped)
     return kept | added
 
@@ -521,7 +530,7 @@ def listening_ports(spec: Mapping[str, Any], facts: ImageFacts | None) -> tuple[
     (``:9001``, ``0.0.0.0:4180``) count; a healthcheck's port alone does not, since a
     probe often uses a management port next to the main one."""
     ports = {p.port for p in facts.ports} if facts else set()
-    for item in spec.get("expose") or []:
+    for item in words_of(spec, "expose"):
         text = str(item).split("/")[0]
         if text.isdigit():
             ports.add(int(text))
@@ -529,8 +538,7 @@ def listening_ports(spec: Mapping[str, Any], facts: ImageFacts | None) -> tuple[
         target = item.get("target") if isinstance(item, Mapping) else None
         if isinstance(target, int):
             ports.add(target)
-    command = spec.get("command") or []
-    values = [*environment(spec).values(), *([command] if isinstance(command, str) else command)]
+    values = [*environment(spec).values(), *words_of(spec, "command")]
     for value in values:
         match = LISTEN_RE.fullmatch(str(value or ""))
         if match:
@@ -548,9 +556,8 @@ def service_texts(stack: Stack, spec: Mapping[str, Any]) -> Iterator[tuple[str, 
         if value:
             yield key, value
     for key in ("command", "entrypoint"):
-        parts = spec.get(key) or []
-        for part in [parts] if isinstance(parts, str) else parts:
-            yield key, str(part)
+        for part in words_of(spec, key):
+            yield key, part
     prefix = stack.facts.directory.rstrip("/") + "/" if stack.facts.directory else ""
     for volume in spec.get("volumes") or []:
         if not isinstance(volume, Mapping) or volume.get("type") != "bind" or not prefix:
@@ -620,8 +627,7 @@ def issuers(spec: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
     for key, value in environment(spec).items():
         if "ISSUER" in key.upper() and value and "://" in value:
             yield key, value
-    command = spec.get("command") or []
-    for part in [command] if isinstance(command, str) else command:
+    for part in words_of(spec, "command"):
         for match in ISSUER_ARG_RE.finditer(str(part)):
             yield "--oidc-issuer-url", match.group(1)
 
@@ -629,8 +635,7 @@ def issuers(spec: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
 def advertised_base(spec: Mapping[str, Any]) -> str:
     """What a Keycloak puts in front of ``/realms/...``: KC_HOSTNAME or --hostname."""
     value = environment(spec).get("KC_HOSTNAME") or ""
-    command = spec.get("command") or []
-    for part in [command] if isinstance(command, str) else command:
+    for part in words_of(spec, "command"):
         if str(part).startswith("--hostname="):
             value = str(part).partition("=")[2]
     return value.rstrip("/")
