@@ -301,7 +301,9 @@ def healthcheck_runs_in_image(stack: Stack) -> Iterator[Hit]:
       ``VAR=x`` skipped; builtins such as ``test``, ``[``, ``printf``, ``echo``,
       ``exit`` need no binary) is a recorded tool.
     - Bash-only constructs (``/dev/tcp``, ``/dev/udp``, ``[[``, ``<(``, ``$'..'``,
-      ``{a..b}``) only where ``/bin/sh`` is bash: dash and busybox sh reject them.
+      ``{a..b}``) only where ``/bin/sh`` is bash. Dash rejects all of them; busybox
+      sh rejects ``/dev/tcp`` and ``{a..b}`` and accepts the rest only when built
+      with its bash compatibility, so anything but bash gets portable syntax.
     """
     for name, spec, facts in with_facts(stack):
         for message, subject in healthcheck_problems(healthcheck_test(spec), facts):
@@ -635,9 +637,12 @@ def issuers(spec: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
 def advertised_base(spec: Mapping[str, Any]) -> str:
     """What a Keycloak puts in front of ``/realms/...``: KC_HOSTNAME or --hostname."""
     value = environment(spec).get("KC_HOSTNAME") or ""
-    for part in words_of(spec, "command"):
-        if str(part).startswith("--hostname="):
-            value = str(part).partition("=")[2]
+    command = words_of(spec, "command")
+    for index, part in enumerate(command):
+        if part.startswith("--hostname="):
+            value = part.partition("=")[2]
+        elif part == "--hostname" and index + 1 < len(command):
+            value = command[index + 1]
     return value.rstrip("/")
 
 
