@@ -10,6 +10,7 @@ hands it the file texts, it returns typed records plus the problems it found
 from __future__ import annotations
 
 import datetime as dt
+import fnmatch
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -112,6 +113,11 @@ class ImageFacts:
     @property
     def has_shell(self) -> bool:
         return self.shell != "none"
+
+    def honours(self, variable: str) -> bool:
+        """True when the record says the image reads ``variable`` (``GF_*__FILE`` patterns
+        cover apps that read every variable of a family from a file)."""
+        return any(fnmatch.fnmatchcase(variable, name) for name in self.file_env.honoured)
 
     def ships(self, command: str) -> bool:
         """True when ``command`` (a name or a path) is one of the image's recorded tools."""

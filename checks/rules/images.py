@@ -343,7 +343,8 @@ def file_env_honoured(stack: Stack) -> Iterator[Hit]:
     """A ``*_FILE`` variable the image does not read does nothing: the app starts
     without the secret, or silently generates its own (n8n's encryption key, Open
     WebUI's session key). Each ``*_FILE`` key in ``environment`` must be listed in
-    the record's ``file_env.honoured``, or the service's entrypoint must be the
+    the record's ``file_env.honoured`` (shell-style patterns such as ``GF_*__FILE``
+    allowed), or the service's entrypoint must be the
     project's wrapper ``infra/common/file-env.sh`` (bind-mounted, read-only), which
     turns every ``*_FILE`` under ``/run/secrets/`` into the plain variable. The
     wrapper is a shell script, so it needs an image with a shell.
@@ -353,7 +354,7 @@ def file_env_honoured(stack: Stack) -> Iterator[Hit]:
         if wrapper and not facts.has_shell:
             yield Hit(name, f"runs {wrapper} but {facts.image} has no shell", subject=wrapper)
         for key, value in sorted(environment(spec).items()):
-            if not key.endswith("_FILE") or key in facts.file_env.honoured:
+            if not key.endswith("_FILE") or facts.honours(key):
                 continue
             if wrapper and (value or "").startswith(SECRETS_DIR):
                 continue
