@@ -404,6 +404,56 @@ def test_file_capability_binary_needs_its_capability_and_the_rule_agrees(
     assert _rule_hits(_facts_project(tmp_path / "caps", compose, [facts]), "IMG-007") == {"dropped"}
 
 
+@pytest.mark.engine
+def test_state_owner_label_lets_the_runtime_user_write_and_the_rule_agrees(
+    tmp_path: Path, docker_engine: Any, test_image: str
+) -> None:
+    """Defect 2 on this machine: preflight's 0750 root-owned directory locks out uid 70
+    under cap_drop ALL; with the label IMG-006 asks for, preflight chowns it and uid 70
+    writes. ``ensure_state_dirs`` is the code ``invoke up`` runs."""
+    import os
+
+    from stackctl.ops import ensure_state_dirs
+
+    if os.geteuid() != 0:
+        pytest.skip("chowning state directories needs root")
+    state = tmp_path / "state"
+    writer = {
+        "image": test_image,
+        **BASELINE,
+        "user": "70:70",
+        "command": ["touch", "/data/written"],
+        "restart": "no",
+    }
+    compose = {
+        "name": "imgrules-state",
+        "services": {
+            "unlabelled": {**writer, "volumes": [f"{state}/unlabelled:/data"]},
+            "labelled": {
+                **writer,
+                "labels": {"org.platform.state-owner": "70:70"},
+                "volumes": [f"{state}/labelled:/data"],
+            },
+        },
+    }
+    project = _facts_project(tmp_path / "owner", compose, [record(test_image)])
+    (project / ".env.example").write_text(f"DEFAULT_MOUNT_VOLUME_PATH={state}\n")
+    assert _rule_hits(project, "IMG-006") == {"unlabelled"}
+
+    runner = Compose(Project.at(project, ".env.example"))
+    assert ensure_state_dirs(render(runner, ("*",)), str(state)) == 2
+    assert (state / "labelled").stat().st_uid == 70 and (state / "unlabelled").stat().st_uid == 0
+    codes = {}
+    try:
+        for service in ("unlabelled", "labelled"):
+            done = runner.run(["run", "--rm", "--no-deps", service], timeout=120)
+            codes[service] = (done.returncode, done.stdout + done.stderr)
+    finally:
+        runner.run(["down", "--timeout", "1"], timeout=120)
+    assert codes["labelled"][0] == 0, codes["labelled"][1]
+    assert codes["unlabelled"][0] != 0 and "Permission denied" in codes["unlabelled"][1]
+
+
 # -- putting reviewed defects back into a copy of the stack ----------------------------
 
 QDRANT_PROBE = (
