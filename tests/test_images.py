@@ -260,6 +260,13 @@ def test_command_words_skip_builtins_redirections_and_assignments() -> None:
         "true",
         "nc",
     ]
+    assert command_words('x=$(curl -s a) && [ -n "$x" ] && test "$(cat /f)" = ok')[0] == [
+        "curl",
+        "[",
+        "test",
+    ]
+    assert command_words("command -v wget >/dev/null 2>&1 && wget -q -O- h")[0] == ["wget"]
+    assert command_words("case $x in a) foo ;; esac")[0] == ["foo"]
     assert command_words("echo 'unclosed")[1]
 
 

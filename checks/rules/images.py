@@ -49,6 +49,7 @@ SHELL_BUILTINS = frozenset(
         ":",
         ".",
         "[",
+        "[[",
         "cd",
         "command",
         "echo",
@@ -89,7 +90,7 @@ SHELL_KEYWORDS = frozenset(
         "}",
         "!",
         "exec",
-        "command",
+        "esac",
     }
 )
 SHELL_NAMES = {"sh": "", "bash": "bash", "dash": "dash", "ash": "ash"}
@@ -100,8 +101,8 @@ BASH_ONLY = (
     (re.compile(r"\$'"), "$'...' quoting"),
     (re.compile(r"\{[^{}\s,]*\.\.[^{}\s,]*\}"), "{{a..b}} ranges"),
 )
-REDIRECTION_RE = re.compile(r"\d*(?:<>|>>|>&|<&|&>|>|<)\s*[^\s;&|()]+")
-SEPARATOR_RE = re.compile(r"&&|\|\||[;|\n()]")
+REDIRECTIONS = frozenset({"<", ">", ">>", "<>", ">&", "<&", "&>", "&>>", ">|", "<<", "<<<"})
+OPERATORS = frozenset({"&&", "||", ";", ";;", "|", "|&", "&", "(", ")"})
 ASSIGNMENT_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=")
 ROOT_USERS = {"0", "root"}
 
@@ -218,17 +219,44 @@ def healthcheck_test(spec: Mapping[str, Any]) -> list[str]:
 
 
 def command_words(script: str) -> tuple[list[str], str]:
-    """The command names a shell script runs, or an error when it cannot be split."""
+    """The command names a shell script runs, or an error when it cannot be split.
+
+    Words in command position count: the first word of the script and the first
+    after ``&&``, ``||``, ``;``, ``|``, ``(`` or ``)``, skipping keywords,
+    ``VAR=x`` assignments and redirections (``3<>/dev/tcp/...``, ``>&3``).
+    ``command -v x`` only looks ``x`` up, so it runs nothing.
+    """
+    lexer = shlex.shlex(script.replace("\n", " ; "), posix=True, punctuation_chars=True)
+    lexer.whitespace_split = True
+    try:
+        tokens = list(lexer)
+    except ValueError as error:
+        return [], str(error)
     words: list[str] = []
-    for segment in SEPARATOR_RE.split(REDIRECTION_RE.sub(" ", script)):
-        try:
-            tokens = shlex.split(segment)
-        except ValueError as error:
-            return words, str(error)
-        while tokens and (tokens[0] in SHELL_KEYWORDS or ASSIGNMENT_RE.match(tokens[0])):
-            tokens.pop(0)
-        if tokens and tokens[0] not in {"for", "case", "in", "esac"}:
-            words.append(tokens[0])
+    at_command, skip_target, after_command = True, False, False
+    for index, token in enumerate(tokens):
+        following = tokens[index + 1] if index + 1 < len(tokens) else ""
+        if skip_target:
+            skip_target = False
+        elif token in REDIRECTIONS:
+            skip_target = True
+        elif token.isdigit() and following in REDIRECTIONS:
+            continue  # a file descriptor number in front of a redirection
+        elif token in OPERATORS:
+            at_command, after_command = True, False
+        elif not at_command:
+            continue
+        elif after_command and token.startswith("-"):
+            at_command = token not in {"-v", "-V"}
+        elif token == "command":
+            after_command = True
+        elif token in SHELL_KEYWORDS or ASSIGNMENT_RE.match(token):
+            continue
+        elif token in {"for", "case", "select"}:
+            at_command = False  # their next words are names and patterns, not commands
+        else:
+            words.append(token)
+            at_command = after_command = False
     return words, ""
 
 
