@@ -113,19 +113,20 @@ def catalogue(project_dir: Path) -> str:
         f"`{FACTS_DIR}/` (schema in its README). Do not edit by hand: every fact below",
         "comes from the image's own source at the pinned tag, which the Source column names.",
         "",
-        "| Service | Image | Shell | Runtime user | File capabilities | Record |",
-        "|---|---|---|---|---|---|",
+        "| Service | Image | Shell | Image runs as | Stack runs as | File capabilities | Record |",
+        "|---|---|---|---|---|---|---|",
     ]
-    service_images = {name: str(spec.get("image") or "") for name, spec in model.services.items()}
-    for service, image in sorted(service_images.items()):
+    for service, spec in sorted(model.services.items()):
+        image = str(spec.get("image") or "")
+        stack_user = f"`{spec['user']}`" if spec.get("user") else "(image)"
         record = images.get(image)
         if record is None:
             state = "malformed" if image in images.broken else "**missing**"
-            lines.append(f"| {service} | `{image}` | ? | ? | ? | {state} |")
+            lines.append(f"| {service} | `{image}` | ? | ? | {stack_user} | ? | {state} |")
             continue
         caps = ", ".join(c for b in record.file_capabilities for c in b.capabilities)
         lines.append(
-            f"| {service} | `{image}` | {record.shell} | `{record.user.runtime}` | "
+            f"| {service} | `{image}` | {record.shell} | `{record.user.runtime}` | {stack_user} | "
             f"{caps or 'none'} | [{Path(record.file).name}](#{anchor(users[image], image)}) |"
         )
     for image, services in sorted(users.items(), key=lambda item: item[1]):
