@@ -600,6 +600,22 @@ def test_putting_a_defect_back_fails_check_naming_the_service(
     assert table.returncode == 1 and rule_id in table.stdout and service in table.stdout
 
 
+@pytest.mark.parametrize("defect", sorted(DEFECTS))
+def test_putting_a_defect_back_into_the_reviewed_stack_fails_check(
+    defect: str, copy_tree: Any
+) -> None:
+    """The same defects against the project's own reviewed records, on a clean copy."""
+    if not read_image_facts(REPO).active:
+        pytest.skip("the project keeps no image facts records yet")
+    service, rule_id, change = DEFECTS[defect]
+    project = copy_tree(REPO)
+    assert run_stackctl(project, "check").returncode == 0
+    _edit(project, service, change)
+    done = run_stackctl(project, "check", "--format", "json")
+    assert done.returncode == 1, done.stderr
+    assert (rule_id, service) in _open(done)
+
+
 def test_image_catalogue_is_up_to_date() -> None:
     done = run(["scripts/gen_image_catalogue.py", "--check"])
     assert done.returncode == 0, done.stderr
