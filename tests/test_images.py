@@ -420,7 +420,7 @@ def test_state_owner_label_lets_the_runtime_user_write_and_the_rule_agrees(
     writes. ``ensure_state_dirs`` is the code ``invoke up`` runs."""
     import os
 
-    from stackctl.ops import ensure_state_dirs
+    from stackctl.preflight import ensure_state_dirs
 
     if os.geteuid() != 0:
         pytest.skip("chowning state directories needs root")
