@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
-from stackctl.errors import ComposeAborted, EnvironmentProblem, UsageError, one_line
+from stackctl.errors import ComposeAborted, EnvironmentProblem, Interrupted, UsageError, one_line
 
 # `include` arrived in 2.20; `extends` inside included files resolves relative
 # to the including file only from 2.24.6 (docker/compose#11412).
@@ -274,6 +274,9 @@ class _Children:
 
 
 CHILDREN = _Children()
+# Set once a signal arrived: from then on no new child starts, in any thread, so a
+# worker that was about to render cannot outlive the interrupt.
+STOPPING = threading.Event()
 
 
 def _signal_group(process: subprocess.Popen[str], signum: int) -> None:
@@ -283,6 +286,7 @@ def _signal_group(process: subprocess.Popen[str], signum: int) -> None:
 
 def signal_children(signum: int) -> None:
     """Forward ``signum`` to every live compose process group (called by signal handlers)."""
+    STOPPING.set()
     for process in CHILDREN.snapshot():
         _signal_group(process, signum)
 
@@ -290,13 +294,13 @@ def signal_children(signum: int) -> None:
 def kill_children(grace: float = KILL_GRACE) -> None:
     """SIGKILL every child group still alive after ``grace`` seconds; none outlives us."""
     for process in CHILDREN.snapshot():
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             process.wait(timeout=grace)
-        except subprocess.TimeoutExpired:
-            _signal_group(process, signal.SIGKILL)
-            process.wait()
-        finally:
-            CHILDREN.discard(process)
+        # Even when the leader is gone its group may not be: a background child that
+        # ignored the signal would keep our pipe open, and the reader, waiting.
+        _signal_group(process, signal.SIGKILL)
+        process.wait()
+        CHILDREN.discard(process)
 
 
 def stop_child(process: subprocess.Popen[str], signum: int) -> None:
@@ -325,6 +329,8 @@ def spawn_child(
     Used for compose here and for the docker CLI by ``stackctl.swarm``: every child
     of every command is bounded, forwarded signals and reaped the same way.
     """
+    if STOPPING.is_set():
+        raise Interrupted
     try:
         process = subprocess.Popen(
             list(argv),
