@@ -6,6 +6,10 @@ environment; reuse (``-R``) makes a warm run cost little more than the work.
 
 from __future__ import annotations
 
+import tomllib
+from functools import cache
+from pathlib import Path
+
 import nox
 
 nox.options.default_venv_backend = "uv|virtualenv"
@@ -13,6 +17,18 @@ nox.options.reuse_existing_virtualenvs = True
 nox.options.sessions = ["validate", "lint", "typecheck", "tests"]
 
 PYTHON = "3.11"
+PYPROJECT = Path(__file__).with_name("pyproject.toml")
+
+
+@cache
+def pinned(name: str) -> str:
+    """The exact requirement for ``name`` from pyproject.toml, the one place pins live."""
+    project = tomllib.loads(PYPROJECT.read_text(encoding="utf-8"))["project"]
+    groups = [project.get("dependencies", []), *project.get("optional-dependencies", {}).values()]
+    for requirement in (r for group in groups for r in group):
+        if requirement.split("==")[0].strip().lower() == name.lower():
+            return str(requirement)
+    raise LookupError(f"{name} is not pinned in {PYPROJECT.name}")
 
 
 def install(session: nox.Session, *extras: str) -> None:
@@ -60,7 +76,7 @@ def bench(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def lint(session: nox.Session) -> None:
     """ruff check and ruff format --check."""
-    session.install("ruff==0.17.6")
+    session.install(pinned("ruff"))
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
 

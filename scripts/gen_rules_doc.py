@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from stackctl.app import rule_catalogue
+from stackctl.commands.check import rule_catalogue
 
 TARGET = Path(__file__).resolve().parent.parent / "docs" / "rules.md"
 

@@ -2,45 +2,7 @@
 
 from __future__ import annotations
 
-import argparse
-import sys
-from collections.abc import Sequence
-
-from stackctl import app
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m stackctl", description=__doc__)
-    parser.add_argument("--project", default=".", help="project directory (default: .)")
-    commands = parser.add_subparsers(dest="command", required=True)
-
-    validate = commands.add_parser("validate", help="VAL-OPT-001/002 compose validation matrix")
-    validate.add_argument("--profiles", action="append", default=[], help="e.g. core,data")
-    validate.add_argument("--format", default="table", choices=["table", "json", "junit"])
-    validate.add_argument("--output", help="write the report to this file")
-    validate.add_argument("--env-file", default=app.VALIDATION_ENV_FILE)
-
-    check = commands.add_parser("check", help="policy checks (checks/) over the profile matrix")
-    check.add_argument("--profiles", action="append", default=[], help="e.g. core,data")
-    check.add_argument("--format", default="table", choices=["table", "json", "sarif", "junit"])
-    check.add_argument("--output", help="write the report to this file")
-    check.add_argument("--fail-on", default="high", help="lowest failing severity (default: high)")
-    check.add_argument("--env-file", default=app.VALIDATION_ENV_FILE)
-    return parser
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    if args.command == "validate":
-        return app.validate_command(
-            args.project, args.profiles, args.format, args.output, args.env_file
-        )
-    if args.command == "check":
-        return app.check_command(
-            args.project, args.profiles, args.format, args.output, args.fail_on, args.env_file
-        )
-    return 2  # unreachable: argparse enforces the choices
-
+from stackctl.cli import console
 
 if __name__ == "__main__":
-    sys.exit(main())
+    console()

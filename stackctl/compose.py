@@ -1,4 +1,4 @@
-"""The one place that runs the compose binary.
+"""The one place that runs the compose binary, with bounds on every child.
 
 Resolution order for the binary: ``COMPOSE_BIN`` (may hold arguments, e.g.
 ``docker compose``), the pinned ``docker-compose`` installed next to the running
@@ -8,22 +8,32 @@ Every call passes the project directory, the root file, the env file and the
 profiles explicitly. ``COMPOSE_PROFILES`` and ``COMPOSE_FILE`` are removed
 from the child environment so a stray shell variable can never change which
 services a command touches: profiles come only from ``--profiles``.
+
+Every child runs in its own process group under a time bound and an address
+space bound (``STACKCTL_COMPOSE_TIMEOUT`` seconds, ``STACKCTL_COMPOSE_MEMORY_MB``).
+A child past either bound is killed with its whole group and the command ends
+in one line. Signals that interrupt the command are forwarded to every live
+child group (``signal_children``), so no compose outlives the command.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import resource
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
-from collections.abc import Mapping, Sequence
+import threading
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
-from stackctl.errors import EnvironmentProblem
+from stackctl.errors import ComposeAborted, EnvironmentProblem, UsageError, one_line
 
 # `include` arrived in 2.20; `extends` inside included files resolves relative
 # to the including file only from 2.24.6 (docker/compose#11412).
@@ -56,7 +66,16 @@ class ComposeBinary:
 def _candidates(env: Mapping[str, str]) -> list[tuple[str, tuple[str, ...]]]:
     found: list[tuple[str, tuple[str, ...]]] = []
     if env.get("COMPOSE_BIN"):
-        found.append(("COMPOSE_BIN", tuple(shlex.split(env["COMPOSE_BIN"]))))
+        try:
+            argv = tuple(shlex.split(env["COMPOSE_BIN"]))
+        except ValueError as error:
+            raise EnvironmentProblem(
+                f"COMPOSE_BIN={env['COMPOSE_BIN']!r} cannot be split into words: {error}",
+                hint="balance the quotes in COMPOSE_BIN, or unset it to use the pinned binary",
+            ) from None
+        if not argv:
+            raise EnvironmentProblem("COMPOSE_BIN is blank", hint="unset it or name a binary")
+        found.append(("COMPOSE_BIN", argv))
         return found  # an explicit choice is never second-guessed
     pinned = Path(sys.executable).parent / "docker-compose"
     if pinned.is_file():
@@ -119,49 +138,229 @@ def default_binary() -> ComposeBinary:
     return resolve_binary()
 
 
+def _readable_text_file(path: Path, what: str, hint: str) -> Path:
+    """``path`` as a regular, readable UTF-8 file, or one line naming it."""
+    if path.is_dir():
+        raise EnvironmentProblem(f"{what} {path} is a directory, not a file", hint=hint)
+    if not path.is_file():
+        raise EnvironmentProblem(f"{what} {path} is missing or not a regular file", hint=hint)
+    try:
+        path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise EnvironmentProblem(
+            f"{what} {path} is not UTF-8 text (byte {error.start})", hint=hint
+        ) from None
+    except OSError as error:
+        raise EnvironmentProblem(
+            f"{what} {path} cannot be read: {error.strerror}", hint=hint
+        ) from None
+    return path
+
+
 @dataclass(frozen=True)
 class Project:
-    """A compose project on disk: its directory and the env file it is rendered with."""
+    """A compose project: its directory, its compose files and the env file it renders with.
+
+    ``files`` empty means the root ``docker-compose.yml``. Built once per
+    command (``Project.at``), then passed to every compose call unchanged.
+    """
 
     directory: Path
     env_file: Path | None = None
-    root_file: str = ROOT_FILE
+    files: tuple[Path, ...] = ()
 
     @classmethod
-    def at(cls, directory: Path | str, env_file: Path | str | None = None) -> Project:
+    def at(
+        cls,
+        directory: Path | str,
+        env_file: Path | str | None = None,
+        files: Sequence[Path | str] = (),
+    ) -> Project:
         root = Path(directory).resolve()
-        if not (root / ROOT_FILE).is_file():
+        if not root.is_dir():
             raise EnvironmentProblem(
-                f"no {ROOT_FILE} in {root}", hint="run from the repository root or pass --project"
+                f"project directory {root} does not exist", hint="pass --project-dir"
             )
+        resolved = tuple(p if p.is_absolute() else root / p for p in map(Path, files))
+        for path in resolved or (root / ROOT_FILE,):
+            if not path.is_file():
+                raise EnvironmentProblem(
+                    f"no compose file {path}",
+                    hint="run from the repository root, or pass --project-dir / --file",
+                )
         env_path: Path | None = None
         if env_file is not None:
             env_path = Path(env_file)
             if not env_path.is_absolute():
                 env_path = root / env_path
-            if not env_path.is_file() or not os.access(env_path, os.R_OK):
-                raise EnvironmentProblem(
-                    f"env file {env_path} is missing or unreadable",
-                    hint="copy .env.example to .env, or pass --env-file",
-                )
-        return cls(directory=root, env_file=env_path)
+            _readable_text_file(
+                env_path, "env file", "copy .env.example to .env, or pass --env-file"
+            )
+        return cls(directory=root, env_file=env_path, files=resolved)
+
+    @property
+    def compose_files(self) -> tuple[Path, ...]:
+        return self.files or (self.directory / ROOT_FILE,)
 
     @property
     def root_path(self) -> Path:
-        return self.directory / self.root_file
+        return self.compose_files[0]
 
 
-@dataclass
+# -- bounds on every compose child ------------------------------------------------
+
+TIMEOUT_VARIABLE = "STACKCTL_COMPOSE_TIMEOUT"
+MEMORY_VARIABLE = "STACKCTL_COMPOSE_MEMORY_MB"
+DEFAULT_TIMEOUT = 300.0
+# compose is a Go binary: its runtime reserves ~600 MB of address space at start
+# (measured: 512 MB fails, 1 GB renders the whole stack), so the floor is 1 GB.
+DEFAULT_MEMORY_MB = 2048
+MINIMUM_MEMORY_MB = 1024
+KILL_GRACE = 5.0
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """How long and how much memory one compose child may use."""
+
+    timeout: float = DEFAULT_TIMEOUT
+    memory_mb: int = DEFAULT_MEMORY_MB
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Bounds:
+        env = os.environ if env is None else env
+        return cls(
+            timeout=_positive(env, TIMEOUT_VARIABLE, DEFAULT_TIMEOUT, minimum=1.0),
+            memory_mb=int(_positive(env, MEMORY_VARIABLE, DEFAULT_MEMORY_MB, MINIMUM_MEMORY_MB)),
+        )
+
+
+def _positive(env: Mapping[str, str], name: str, default: float, minimum: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not value >= minimum or value != value or value == float("inf"):
+        raise UsageError(
+            f"{name}={raw!r} is not a number of at least {minimum:g}",
+            hint=f"unset {name} for the default ({default:g})",
+        )
+    return value
+
+
+class _Children:
+    """Every live compose child, so a signal can reach all of them at once."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._live: set[subprocess.Popen[str]] = set()
+
+    def add(self, process: subprocess.Popen[str]) -> None:
+        with self._lock:
+            self._live.add(process)
+
+    def discard(self, process: subprocess.Popen[str]) -> None:
+        with self._lock:
+            self._live.discard(process)
+
+    def snapshot(self) -> list[subprocess.Popen[str]]:
+        with self._lock:
+            return list(self._live)
+
+
+CHILDREN = _Children()
+
+
+def _signal_group(process: subprocess.Popen[str], signum: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, signum)
+
+
+def signal_children(signum: int) -> None:
+    """Forward ``signum`` to every live compose process group (called by signal handlers)."""
+    for process in CHILDREN.snapshot():
+        _signal_group(process, signum)
+
+
+def kill_children(grace: float = KILL_GRACE) -> None:
+    """SIGKILL every child group still alive after ``grace`` seconds; none outlives us."""
+    for process in CHILDREN.snapshot():
+        try:
+            process.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            _signal_group(process, signal.SIGKILL)
+            process.wait()
+        finally:
+            CHILDREN.discard(process)
+
+
+def _stop(process: subprocess.Popen[str], signum: int) -> None:
+    """Ask the group to stop, then kill it; reap the child."""
+    _signal_group(process, signum)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.wait(timeout=KILL_GRACE)
+    # Anything the child left in its group goes too.
+    _signal_group(process, signal.SIGKILL)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.wait(timeout=KILL_GRACE)
+
+
+def _spawn(
+    argv: Sequence[str],
+    *,
+    cwd: Path,
+    env: Mapping[str, str],
+    bounds: Bounds,
+    stdout: int | None,
+    stderr: int | None,
+) -> subprocess.Popen[str]:
+    try:
+        process = subprocess.Popen(
+            list(argv),
+            cwd=cwd,
+            env=dict(env),
+            stdin=subprocess.DEVNULL,
+            stdout=stdout,
+            stderr=stderr,
+            text=True,
+            errors="replace",
+            process_group=0,  # its own group: signals and kills reach its children too
+        )
+    except OSError as error:
+        raise EnvironmentProblem(
+            f"cannot run {argv[0]}: {error.strerror}", hint=INSTALL_HINT
+        ) from None
+    limit = bounds.memory_mb * 1024 * 1024
+    with contextlib.suppress(OSError, ValueError):
+        resource.prlimit(process.pid, resource.RLIMIT_AS, (limit, limit))
+    CHILDREN.add(process)
+    return process
+
+
+_OUT_OF_MEMORY = re.compile(r"fatal error: .*(out of memory|cannot allocate|reserve)", re.I)
+
+
+def _verb(args: Sequence[str]) -> str:
+    words = [a for a in args if not a.startswith("-") and a not in ("never", "auto", "always")]
+    return words[0] if words else "compose"
+
+
+@dataclass(frozen=True)
 class Compose:
     """Runs compose for one project. Output that is parsed is captured (never a pty)."""
 
     project: Project
     binary: ComposeBinary = field(default_factory=default_binary)
     extra_env: Mapping[str, str] = field(default_factory=dict)
+    bounds: Bounds = field(default_factory=Bounds.from_env)
 
     def command(self, args: Sequence[str], profiles: Sequence[str] = ()) -> list[str]:
         argv = [*self.binary.argv, "--project-directory", str(self.project.directory)]
-        argv += ["-f", str(self.project.root_path)]
+        for path in self.project.compose_files:
+            argv += ["-f", str(path)]
         if self.project.env_file is not None:
             argv += ["--env-file", str(self.project.env_file)]
         for profile in profiles:
@@ -181,41 +380,80 @@ class Compose:
         profiles: Sequence[str] = (),
         *,
         capture: bool = True,
-        timeout: float | None = 300,
+        timeout: float | None = None,
     ) -> subprocess.CompletedProcess[str]:
-        """Run compose; with ``capture`` the output is parsed, so no tty and no colours."""
+        """Run compose within its bounds; with ``capture`` no tty and no colours.
+
+        ``timeout`` overrides the configured bound for calls that legitimately
+        wait longer (``up --wait``, ``pull``). Past it the child's group is
+        killed and ``ComposeAborted`` says so in one line.
+        """
         if capture:
             args = ["--ansi", "never", *args] if args and args[0] != "--ansi" else list(args)
         argv = self.command(args, profiles)
-        return subprocess.run(
+        limit = self.bounds.timeout if timeout is None else timeout
+        pipe = subprocess.PIPE if capture else None
+        process = _spawn(
             argv,
             cwd=self.project.directory,
             env=self.environment(),
-            capture_output=capture,
-            text=True,
-            timeout=timeout,
-            stdin=subprocess.DEVNULL,
+            bounds=self.bounds,
+            stdout=pipe,
+            stderr=pipe,
         )
+        try:
+            stdout, stderr = process.communicate(timeout=limit)
+        except subprocess.TimeoutExpired:
+            _stop(process, signal.SIGTERM)
+            raise ComposeAborted(
+                f"compose {_verb(args)} did not finish within {limit:g}s and was stopped",
+                hint=f"set {TIMEOUT_VARIABLE} to allow longer, or look for a loop in the files",
+            ) from None
+        except BaseException:
+            # Ctrl-C, SIGTERM or an error in this thread: the child goes with us.
+            _stop(process, signal.SIGTERM)
+            raise
+        finally:
+            CHILDREN.discard(process)
+        if process.returncode != 0 and stderr and _OUT_OF_MEMORY.search(stderr):
+            raise ComposeAborted(
+                f"compose {_verb(args)} ran out of its {self.bounds.memory_mb} MB memory bound",
+                hint=f"a YAML alias bomb? else set {MEMORY_VARIABLE} higher",
+            )
+        return subprocess.CompletedProcess(argv, process.returncode, stdout or "", stderr or "")
 
-    def stream(self, args: Sequence[str], profiles: Sequence[str] = ()) -> subprocess.Popen[str]:
-        """Start compose with stdout and stderr merged into one pipe, read as it arrives."""
-        return subprocess.Popen(
+    @contextlib.contextmanager
+    def stream(
+        self, args: Sequence[str], profiles: Sequence[str] = ()
+    ) -> Iterator[subprocess.Popen[str]]:
+        """Compose with stdout and stderr merged into one pipe, read as it arrives.
+
+        The child (and its group) is stopped when the block ends, however it ends.
+        """
+        process = _spawn(
             self.command(["--ansi", "never", *args], profiles),
             cwd=self.project.directory,
             env=self.environment(),
+            bounds=self.bounds,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
-            text=True,
-            stdin=subprocess.DEVNULL,
         )
+        try:
+            yield process
+        finally:
+            if process.poll() is None:
+                _stop(process, signal.SIGTERM)
+            if process.stdout is not None:
+                process.stdout.close()
+            CHILDREN.discard(process)
 
 
 def first_error_line(stderr: str) -> str:
-    """The first meaningful line compose printed, without its log-level noise."""
+    """The first meaningful line compose printed, without its log-level noise, cut to one line."""
     for line in stderr.splitlines():
         text = line.strip()
         if not text:
             continue
         text = re.sub(r'^time="[^"]*"\s+level=\w+\s+msg=', "", text)
-        return text.strip('"').replace('\\"', '"')
+        return one_line(text.strip('"').replace('\\"', '"'))
     return ""

@@ -1,0 +1,132 @@
+"""``check``: the policy rules (checks/) over the profile matrix, with the exceptions registry."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from checks import waivers
+from checks.engine import Evaluation
+from checks.finding import Finding, Severity
+from checks.registry import RuleInfo, all_rules
+from checks.waivers import META_RULES
+from stackctl import options as opt
+from stackctl.commands import Command, register
+from stackctl.compose import Compose, Project
+from stackctl.model import require_known_profiles
+from stackctl.policy import check_stack
+from stackctl.reporting import FORMATS, Case, Outcome, ReportTo
+from stackctl.reporting.findings import (
+    finding_dict,
+    findings_cases,
+    findings_sarif,
+    findings_table,
+    traceability_table,
+)
+
+OPTIONS = (
+    opt.Option("profiles", "list", "check only this selection, e.g. core,data (repeatable)"),
+    opt.Option("format", "text", "table (default), json, sarif or junit", default="table"),
+    opt.Option("output", "text", "write the report to this file instead of stdout"),
+    opt.Option(
+        "fail_on",
+        "text",
+        "lowest severity that fails: critical, high (default), medium, low, info",
+        default="high",
+    ),
+    *opt.project_options(opt.VALIDATION_ENV_HELP),
+)
+
+
+def rule_catalogue() -> list[RuleInfo]:
+    """Every model rule and registry rule, as reports and docs describe them."""
+    return [*all_rules().values(), *META_RULES.values()]
+
+
+@dataclass(frozen=True)
+class CheckOptions:
+    project: Project
+    profiles: tuple[str, ...]
+    fail_on: Severity
+    report: ReportTo
+
+
+def parse(raw: opt.Raw) -> CheckOptions:
+    report = ReportTo(opt.choice(raw, "format", FORMATS, "table"), opt.output_path(raw))
+    fail_on = opt.severity(raw, "fail_on", "high")
+    profiles = opt.selection(raw)
+    project = opt.project(raw, "validation")
+    require_known_profiles(Compose(project), profiles)
+    return CheckOptions(project, profiles, fail_on, report)
+
+
+@dataclass(frozen=True)
+class CheckOutcome(Outcome):
+    evaluation: Evaluation = field(default_factory=lambda: Evaluation([], []))
+    threshold: Severity = Severity.HIGH
+    rules: Sequence[RuleInfo] = ()
+    registry_entries: int = 0
+
+    @property
+    def failing(self) -> list[Finding]:
+        return self.evaluation.failing(self.threshold)
+
+    def as_table(self) -> str:
+        evaluation = self.evaluation
+        suppressed = len(evaluation.findings) - len(evaluation.open_findings)
+        services = len(evaluation.services)
+        trace = traceability_table(
+            evaluation.findings,
+            self.rules,
+            services,
+            registry_rules=META_RULES,
+            registry_entries=self.registry_entries,
+        )
+        return (
+            findings_table(evaluation.findings)
+            + "\n\nSpec traceability (pass counts services; EXC-* count registry entries)\n"
+            + trace
+            + f"\n\n{services} services in {len(evaluation.combinations)} "
+            f"combinations: {len(evaluation.open_findings)} open findings "
+            f"({len(self.failing)} at or above {self.threshold.label}), {suppressed} excepted"
+        )
+
+    def as_data(self) -> Mapping[str, Any]:
+        return {
+            "combinations": list(self.evaluation.combinations),
+            "findings": [finding_dict(f) for f in self.evaluation.findings],
+        }
+
+    def as_cases(self) -> list[Case]:
+        return findings_cases(self.evaluation.findings, self.rules)
+
+    def as_sarif(self) -> str:
+        return findings_sarif(self.evaluation.findings, self.rules)
+
+
+def run(options: CheckOptions) -> CheckOutcome:
+    evaluation = check_stack(Compose(options.project), options.profiles)
+    registered, problems = waivers.load(options.project.directory)
+    entries = len(registered) + sum(1 for p in problems if p.rule_id == "EXC-001")
+    failing = evaluation.failing(options.fail_on)
+    return CheckOutcome(
+        "check",
+        exit_code=1 if failing else 0,
+        evaluation=evaluation,
+        threshold=options.fail_on,
+        rules=rule_catalogue(),
+        registry_entries=entries,
+    )
+
+
+COMMAND = register(
+    Command(
+        "check",
+        "Policy checks (checks/) over the VAL-OPT matrix, with the exceptions registry.",
+        OPTIONS,
+        parse,
+        run,
+        lambda options: options.report,
+    )
+)

@@ -1,0 +1,212 @@
+"""``up``, ``down``, ``ps`` and ``logs``: operating a profile selection on the engine."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from stackctl import ops
+from stackctl import options as opt
+from stackctl.commands import Command, register
+from stackctl.compose import Compose, Project
+from stackctl.model import require_known_profiles
+from stackctl.reporting import Outcome, ReportTo, table
+
+PROFILES_HELP = "profiles, e.g. core,data (comma-separated, repeatable; '*' for all)"
+PROJECT = opt.project_options(opt.OPS_ENV_HELP)
+
+
+def _known(project: Project, profiles: tuple[str, ...]) -> tuple[str, ...]:
+    require_known_profiles(Compose(project), profiles)
+    return profiles
+
+
+# -- up ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class UpOptions:
+    project: Project
+    profiles: tuple[str, ...]
+    wait_timeout: int
+    down_on_failure: bool
+
+
+def parse_up(raw: opt.Raw) -> UpOptions:
+    wait_timeout = opt.number(raw, "wait_timeout", 180)
+    profiles = opt.selection(raw)
+    project = opt.project(raw, "ops")
+    return UpOptions(
+        project, _known(project, profiles), wait_timeout, opt.flag(raw, "down_on_failure")
+    )
+
+
+def run_up(options: UpOptions) -> Outcome:
+    code = ops.up(
+        Compose(options.project),
+        options.profiles,
+        wait_timeout=options.wait_timeout,
+        down_on_failure=options.down_on_failure,
+    )
+    return Outcome("up", exit_code=code)
+
+
+register(
+    Command(
+        "up",
+        "Preflight (engine, secrets, state, Loki driver, images), start, wait for healthy.",
+        (
+            opt.Option(
+                "profiles", "list", PROFILES_HELP + "; needed profiles are added automatically"
+            ),
+            opt.Option(
+                "wait_timeout",
+                "number",
+                "seconds to wait for every service to be healthy (default 180)",
+                default="180",
+            ),
+            opt.Option(
+                "down_on_failure",
+                "flag",
+                "remove the selection's containers when it does not become healthy",
+            ),
+            *PROJECT,
+        ),
+        parse_up,
+        run_up,
+    )
+)
+
+
+# -- down -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DownOptions:
+    project: Project
+    profiles: tuple[str, ...]
+    volumes: bool
+    confirm: bool
+
+
+def parse_down(raw: opt.Raw) -> DownOptions:
+    profiles = opt.selection(raw)
+    project = opt.project(raw, "ops")
+    return DownOptions(
+        project,
+        _known(project, profiles),
+        opt.flag(raw, "volumes"),
+        opt.flag(raw, "yes_delete_volumes"),
+    )
+
+
+def run_down(options: DownOptions) -> Outcome:
+    code = ops.down(
+        Compose(options.project), options.profiles, volumes=options.volumes, confirm=options.confirm
+    )
+    return Outcome("down", exit_code=code)
+
+
+register(
+    Command(
+        "down",
+        "Stop and remove containers; volumes and host state are kept unless confirmed.",
+        (
+            opt.Option("profiles", "list", PROFILES_HELP + " (default: every profile)"),
+            opt.Option("volumes", "flag", "also delete named volumes (needs --yes-delete-volumes)"),
+            opt.Option("yes_delete_volumes", "flag", "confirm --volumes"),
+            *PROJECT,
+        ),
+        parse_down,
+        run_down,
+    )
+)
+
+
+# -- ps ---------------------------------------------------------------------------
+
+PS_HEADERS = ("service", "profile", "state", "health", "ports")
+
+
+@dataclass(frozen=True)
+class PsOptions:
+    project: Project
+    report: ReportTo
+
+
+def parse_ps(raw: opt.Raw) -> PsOptions:
+    report = ReportTo(opt.choice(raw, "format", ("table", "json"), "table"), opt.output_path(raw))
+    return PsOptions(opt.project(raw, "ops"), report)
+
+
+@dataclass(frozen=True)
+class PsOutcome(Outcome):
+    rows: Sequence[Sequence[str]] = ()
+
+    def as_table(self) -> str:
+        return table(self.rows, PS_HEADERS) if self.rows else "no containers"
+
+    def as_data(self) -> Mapping[str, Any]:
+        return {"containers": [dict(zip(PS_HEADERS, row, strict=True)) for row in self.rows]}
+
+
+def run_ps(options: PsOptions) -> PsOutcome:
+    return PsOutcome("ps", rows=ops.ps_rows(Compose(options.project)))
+
+
+register(
+    Command(
+        "ps",
+        "Table of service, profile, state, health and published ports.",
+        (
+            opt.Option("format", "text", "table (default) or json", default="table"),
+            opt.Option("output", "text", "write the report to this file instead of stdout"),
+            *PROJECT,
+        ),
+        parse_ps,
+        run_ps,
+        lambda options: options.report,
+    )
+)
+
+
+# -- logs -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LogsOptions:
+    project: Project
+    service: str | None
+    follow: bool
+    tail: int
+
+
+def parse_logs(raw: opt.Raw) -> LogsOptions:
+    tail = opt.number(raw, "tail", 100, maximum=1_000_000)
+    return LogsOptions(
+        opt.project(raw, "ops"), opt.text(raw, "service"), opt.flag(raw, "follow"), tail
+    )
+
+
+def run_logs(options: LogsOptions) -> Outcome:
+    status = ops.stream_logs(
+        Compose(options.project), options.service, follow=options.follow, tail=options.tail
+    )
+    return Outcome("logs", exit_code=0 if status in (0, -15) else 1)
+
+
+register(
+    Command(
+        "logs",
+        "Service logs with every secret value masked.",
+        (
+            opt.Option("service", "text", "only this service"),
+            opt.Option("follow", "flag", "keep streaming"),
+            opt.Option("tail", "number", "lines per service (default 100)", default="100"),
+            *PROJECT,
+        ),
+        parse_logs,
+        run_logs,
+    )
+)

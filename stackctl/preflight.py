@@ -1,0 +1,253 @@
+"""Preflight: ordered steps that catch what would make ``up`` fail, before anything starts.
+
+Each step takes the shared ``Preflight`` state and returns a ``StepResult``.
+``up`` runs ``UP_STEPS`` and stops at the first failure; ``loki.preflight``
+runs ``LOKI_STEPS`` (a subset plus the reachability probe) with the same
+runner and reports every result. A failing step is an environment problem
+(exit 2) in both.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from stackctl import engine, loki
+from stackctl.compose import Compose, first_error_line
+from stackctl.errors import EnvironmentProblem, RenderError
+from stackctl.model import Model, render, require_known_profiles
+from stackctl.profiles import ALL_PROFILES, with_dependencies
+from stackctl.reporting import say, short_list
+from stackctl.secrets import parse_owner, specs_from_model
+from stackctl.secrets import scaffold as scaffold_secrets
+
+STATE_VARIABLE = "DEFAULT_MOUNT_VOLUME_PATH"
+STATE_OWNER_LABEL = "org.platform.state-owner"
+
+
+@dataclass
+class Selection:
+    requested: tuple[str, ...]
+    profiles: tuple[str, ...]
+    added: tuple[str, ...]
+    model: Model
+    full: Model
+
+
+def select(compose: Compose, requested: Sequence[str]) -> Selection:
+    """Resolve the requested profiles (default: every profile) and add the ones they need."""
+    wanted = tuple(requested) or (ALL_PROFILES,)
+    require_known_profiles(compose, wanted)
+    full = render(compose, [ALL_PROFILES])
+    profiles, added = with_dependencies(wanted, full.services)
+    model = full if profiles == (ALL_PROFILES,) else render(compose, profiles)
+    return Selection(tuple(wanted), profiles, added, model, full)
+
+
+def state_root(compose: Compose) -> str:
+    """``DEFAULT_MOUNT_VOLUME_PATH`` exactly as compose resolves it (``config --environment``)."""
+    done = compose.run(["config", "--environment"])
+    if done.returncode != 0:
+        raise RenderError(first_error_line(done.stderr) or "docker compose config failed")
+    for line in done.stdout.splitlines():
+        name, sep, value = line.partition("=")
+        if sep and name == STATE_VARIABLE:
+            return value
+    return ""
+
+
+@dataclass(frozen=True)
+class StepResult:
+    name: str
+    ok: bool
+    detail: str
+    hint: str = ""
+
+
+@dataclass
+class Preflight:
+    """What the steps share: the project, the request, and what earlier steps found."""
+
+    compose: Compose
+    requested: tuple[str, ...]
+    client: Any = None
+    selection: Selection | None = None
+    results: list[StepResult] = field(default_factory=list)
+
+    @property
+    def chosen(self) -> Selection:
+        if self.selection is None:
+            self.selection = select(self.compose, self.requested)
+        return self.selection
+
+
+Step = Callable[[Preflight], StepResult]
+
+
+def engine_step(state: Preflight) -> StepResult:
+    state.client = engine.client()
+    version = state.client.version().get("Version", "?")
+    return StepResult(
+        "engine", True, f"Docker {version}; compose {state.compose.binary.version_text}"
+    )
+
+
+def profiles_step(state: Preflight) -> StepResult:
+    selection = state.chosen
+    if selection.added:
+        say(
+            f"notice: adding profile(s) {', '.join(selection.added)}: "
+            f"{', '.join(selection.requested)} depend(s) on them"
+        )
+    return StepResult("profiles", True, ",".join(selection.profiles))
+
+
+def secrets_step(state: Preflight) -> StepResult:
+    statuses = scaffold_secrets(specs_from_model(state.chosen.model.data), check=True)
+    bad = [s for s in statuses if not s.ok]
+    if bad:
+        listed = short_list([f"{s.spec.name} ({s.status})" for s in bad])
+        return StepResult(
+            "secrets",
+            False,
+            f"{len(bad)} secret file(s) not ready: {listed}",
+            "invoke secrets.scaffold  (creates missing files 0600 in a 0700 directory;"
+            " --fix tightens loose ones)",
+        )
+    return StepResult("secrets", True, f"{len(statuses)} secret file(s) present, 0600 in 0700")
+
+
+def ensure_state_dirs(model: Model, root_text: str) -> int:
+    """Create the bind-mounted state directories under the state root; return how many."""
+    root = Path(root_text)
+    created = 0
+    for spec in model.services.values():
+        owner = parse_owner((spec.get("labels") or {}).get(STATE_OWNER_LABEL))
+        for volume in spec.get("volumes") or []:
+            if volume.get("type") != "bind" or volume.get("read_only"):
+                continue
+            source = Path(str(volume.get("source")))
+            if root not in source.parents or source.exists():
+                continue
+            try:
+                source.mkdir(parents=True, mode=0o750)
+                if owner is not None and os.geteuid() == 0:
+                    os.chown(source, *owner)
+            except OSError as error:
+                raise EnvironmentProblem(
+                    f"cannot create state directory {source}: {error.strerror}",
+                    f"create {root} yourself or point {STATE_VARIABLE} somewhere writable",
+                ) from None
+            created += 1
+    return created
+
+
+def state_step(state: Preflight) -> StepResult:
+    root = state_root(state.compose)
+    if not root:
+        return StepResult(
+            "state", False, f"{STATE_VARIABLE} is not set", f"set {STATE_VARIABLE} in .env"
+        )
+    created = ensure_state_dirs(state.chosen.model, root)
+    return StepResult("state", True, f"{root} ({created} directories created)")
+
+
+def _as_step(check: loki.Check, name: str) -> StepResult:
+    return StepResult(name, check.ok, check.detail, check.hint)
+
+
+def loki_plugin_step(state: Preflight) -> StepResult:
+    users = loki.loki_services(state.chosen.model.data)
+    return _as_step(loki.plugin_check(state.client, users), "loki plugin")
+
+
+def loki_options_step(state: Preflight) -> StepResult:
+    return _as_step(loki.options_check(state.chosen.model.data), "loki options")
+
+
+def loki_reachable_step(state: Preflight) -> StepResult:
+    from stackctl.ops import containers  # operations build on preflight, not the reverse
+
+    running = any(
+        c.get("Service") == "loki" and c.get("State") == "running"
+        for c in containers(state.compose, state.chosen.profiles)
+    )
+    url = loki.loki_url(state.chosen.model.data)
+    return _as_step(loki.reachability_check(url, running), "loki reachable")
+
+
+def images_of(model: Model) -> dict[str, str]:
+    return {
+        name: str(spec["image"])
+        for name, spec in model.services.items()
+        if spec.get("image") and not spec.get("build")
+    }
+
+
+def images_step(state: Preflight) -> StepResult:
+    selection = state.chosen
+    images = images_of(selection.model)
+    missing = engine.missing_images(state.client, set(images.values()))
+    if not missing:
+        return StepResult("images", True, f"{len(set(images.values()))} image(s) present locally")
+    services = sorted(name for name, image in images.items() if image in missing)
+    say(f"  ..    {'images':<14} pulling {len(missing)} missing image(s)")
+    done = state.compose.run(["pull", "--quiet", *services], selection.profiles, timeout=1800)
+    still = engine.missing_images(state.client, set(missing)) or (
+        missing if done.returncode else []
+    )
+    if still:
+        return StepResult(
+            "images",
+            False,
+            f"cannot pull {len(still)} image(s): {short_list(still)}",
+            "check registry access, or load the images with `docker load` first",
+        )
+    return StepResult("images", True, f"pulled {len(missing)} image(s)")
+
+
+UP_STEPS: tuple[Step, ...] = (
+    engine_step,
+    profiles_step,
+    secrets_step,
+    state_step,
+    loki_plugin_step,
+    loki_options_step,
+    images_step,
+)
+LOKI_STEPS: tuple[Step, ...] = (
+    engine_step,
+    profiles_step,
+    loki_plugin_step,
+    loki_options_step,
+    loki_reachable_step,
+)
+
+
+def run_steps(
+    compose: Compose,
+    requested: Sequence[str],
+    steps: Sequence[Step],
+    *,
+    stop_at_failure: bool,
+) -> Preflight:
+    """Run ``steps`` in order, printing each; the first failure raises when ``stop_at_failure``."""
+    state = Preflight(compose, tuple(requested))
+    say("preflight")
+    for step in steps:
+        result = step(state)
+        state.results.append(result)
+        say(f"  {'ok' if result.ok else 'FAIL':<5} {result.name:<14} {result.detail}")
+        if not result.ok and stop_at_failure:
+            raise EnvironmentProblem(result.detail, result.hint or None)
+    return state
+
+
+def first_failure(results: Sequence[StepResult]) -> EnvironmentProblem | None:
+    for result in results:
+        if not result.ok:
+            return EnvironmentProblem(result.detail, result.hint or None)
+    return None

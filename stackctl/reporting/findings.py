@@ -1,0 +1,147 @@
+"""Policy findings in every format: grouped table, traceability, JSON body, SARIF, JUnit."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from typing import Any
+
+from checks.finding import Finding
+from checks.registry import RuleInfo
+from stackctl.reporting.junit import Case
+from stackctl.reporting.sarif import SARIF_LEVELS, sarif
+from stackctl.reporting.text import table
+
+
+def finding_dict(f: Finding) -> dict[str, Any]:
+    return {
+        "rule": f.rule_id,
+        "requirement": f.requirement,
+        "severity": f.severity.label,
+        "service": f.service,
+        "subject": f.subject,
+        "message": f.message,
+        "hint": f.hint,
+        "source": f.source,
+        "line": f.line,
+        "suppressed": f.suppressed,
+        "reason": f.suppressed_by,
+        "fingerprint": f.fingerprint,
+    }
+
+
+def _adr_of(finding: Finding) -> str:
+    """The ADR named at the end of a suppression reason ("rationale (docs/adr/...)")."""
+    return finding.suppressed_by.rpartition(" (")[2].rstrip(")") or finding.suppressed_by
+
+
+def findings_table(findings: Sequence[Finding]) -> str:
+    """Findings grouped by requirement; suppressed ones stay visible with their reason."""
+    if not findings:
+        return "no findings"
+    blocks: list[str] = []
+    by_requirement: dict[str, list[Finding]] = {}
+    for finding in findings:
+        by_requirement.setdefault(finding.requirement, []).append(finding)
+    for requirement, members in sorted(by_requirement.items()):
+        rows = [
+            (
+                f.rule_id,
+                "suppressed" if f.suppressed else f.severity.label,
+                f.service or "-",
+                f.message + (f" [excepted, see {_adr_of(f)}]" if f.suppressed else ""),
+                f"{f.source}:{f.line}",
+            )
+            for f in members
+        ]
+        blocks.append(
+            f"{requirement}\n" + table(rows, ["rule", "severity", "service", "finding", "source"])
+        )
+    return "\n\n".join(blocks)
+
+
+def traceability_table(
+    findings: Sequence[Finding],
+    rules: Sequence[RuleInfo],
+    services: int,
+    *,
+    registry_rules: Collection[str] = (),
+    registry_entries: int = 0,
+) -> str:
+    """Requirement -> rule -> subjects passing, failing and excepted.
+
+    Model rules count services; registry rules (``registry_rules``) count
+    registry entries. Each subject is in exactly one column: failing wins over
+    excepted, and pass is what is left, so the three add up to the total.
+    """
+    rows = []
+    for info in sorted(rules, key=lambda r: (r.requirement, r.id)):
+        mine = [f for f in findings if f.rule_id == info.id]
+        failing = {f.service or f.subject for f in mine if not f.suppressed}
+        excepted = {f.service or f.subject for f in mine if f.suppressed} - failing
+        total = registry_entries if info.id in registry_rules else services
+        passing = max(total - len(failing) - len(excepted), 0)
+        rows.append(
+            (
+                info.requirement,
+                info.id,
+                info.title,
+                f"{passing}/{total}",
+                len(failing),
+                len(excepted),
+                "FAIL" if failing else "pass",
+            )
+        )
+    headers = ["requirement", "rule", "title", "pass", "fail", "excepted", "status"]
+    return table(rows, headers)
+
+
+def findings_sarif(findings: Sequence[Finding], rules: Sequence[RuleInfo]) -> str:
+    index = {info.id: i for i, info in enumerate(rules)}
+    sarif_rules = [
+        {
+            "id": info.id,
+            "name": info.title,
+            "shortDescription": {"text": info.title},
+            "fullDescription": {"text": info.doc},
+            "help": {"text": info.hint},
+            "defaultConfiguration": {"level": SARIF_LEVELS[info.severity.label]},
+            "properties": {
+                "requirement": info.requirement,
+                "severity": info.severity.label,
+                "tags": ["compose", "security", info.requirement],
+            },
+        }
+        for info in rules
+    ]
+    results = []
+    for f in findings:
+        result: dict[str, Any] = {
+            "ruleId": f.rule_id,
+            "ruleIndex": index.get(f.rule_id, 0),
+            "level": SARIF_LEVELS[f.severity.label],
+            "message": {"text": f"{f.service}: {f.message}" if f.service else f.message},
+            "locations": [
+                {
+                    "physicalLocation": {
+                        "artifactLocation": {"uri": f.source, "uriBaseId": "%SRCROOT%"},
+                        "region": {"startLine": max(f.line, 1)},
+                    }
+                }
+            ],
+            "partialFingerprints": {"stackctlFinding/v1": f.fingerprint},
+            "properties": {"requirement": f.requirement, "service": f.service},
+        }
+        if f.suppressed:
+            result["suppressions"] = [{"kind": "external", "justification": f.suppressed_by}]
+        results.append(result)
+    return sarif("stackctl-checks", sarif_rules, results)
+
+
+def findings_cases(findings: Sequence[Finding], rules: Sequence[RuleInfo]) -> list[Case]:
+    """One test case per rule: it fails with every open finding of that rule."""
+    cases = []
+    for info in rules:
+        open_ = [f for f in findings if f.rule_id == info.id and not f.suppressed]
+        message = "\n".join(f"{f.service or '-'}: {f.message} ({f.source}:{f.line})" for f in open_)
+        cases.append(Case(info.requirement, f"{info.id} {info.title}", not open_, 0.0, message))
+    return cases

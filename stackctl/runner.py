@@ -1,0 +1,105 @@
+"""The exit-code contract, enforced in one place around every command.
+
+0 ok, 1 findings or failures, 2 usage or environment error, 130 interrupted.
+Anything a user or the machine can cause ends in one line plus a hint. An
+unexpected exception ends as ``error: internal: <Type>: <message>`` with exit
+2 (never 1, which would read as "checked and failed"); ``--debug`` or
+``STACKCTL_DEBUG=1`` shows its traceback. SIGINT and SIGTERM are forwarded to
+every compose child group, and both end the command as an interrupt.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import sys
+import threading
+import traceback
+from collections.abc import Iterator
+from types import FrameType
+from typing import Any
+
+from stackctl import compose
+from stackctl.commands import Command
+from stackctl.errors import INTERRUPTED, USAGE, Interrupted, StackError, one_line
+from stackctl.options import Raw
+from stackctl.reporting import emit, render
+
+DEBUG_VARIABLE = "STACKCTL_DEBUG"
+DEBUG_HINT = "  hint: rerun with --debug (or STACKCTL_DEBUG=1) for the traceback"
+
+
+def debug_from_env() -> bool:
+    return os.environ.get(DEBUG_VARIABLE, "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _on_signal(signum: int, _frame: FrameType | None) -> None:
+    compose.signal_children(signum)
+    # A child that ignores the signal is killed after a grace period, even while
+    # worker threads still wait on it.
+    reaper = threading.Timer(compose.KILL_GRACE, compose.kill_children, kwargs={"grace": 0.0})
+    reaper.daemon = True
+    reaper.start()
+    if signum == signal.SIGINT:
+        raise KeyboardInterrupt
+    raise Interrupted
+
+
+@contextlib.contextmanager
+def forwarded_signals() -> Iterator[None]:
+    """While a command runs, SIGINT/SIGTERM reach compose's process groups first."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    for sig in previous:
+        signal.signal(sig, _on_signal)
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _describe_os_error(error: OSError) -> str:
+    where = error.filename
+    reason = error.strerror or str(error)
+    if where is not None:
+        return f"{where}: {reason}"
+    return reason
+
+
+def execute(command: Command[Any], raw: Raw, *, debug: bool = False) -> int:
+    """Parse, run and report ``command``; return its exit code under the contract."""
+    try:
+        with forwarded_signals():
+            try:
+                options = command.parse(raw)
+                outcome = command.run(options)
+                report_to = command.report_to(options)
+                emit(render(outcome, report_to.fmt), report_to.output)
+                if outcome.problem is not None:
+                    print(outcome.problem.render(), file=sys.stderr)
+                return outcome.exit_code
+            finally:
+                compose.kill_children()
+    except StackError as error:
+        print(error.render(), file=sys.stderr)
+        return error.exit_code
+    except (KeyboardInterrupt, Interrupted):
+        print("interrupted", file=sys.stderr)
+        return INTERRUPTED
+    except OSError as error:
+        if debug:
+            traceback.print_exc()
+        print(f"error: {one_line(_describe_os_error(error))}", file=sys.stderr)
+        return USAGE
+    except Exception as error:  # the contract's last line: never a bare traceback
+        if debug:
+            traceback.print_exc()
+        print(
+            f"error: internal: {type(error).__name__}: {one_line(str(error))}\n{DEBUG_HINT}",
+            file=sys.stderr,
+        )
+        return USAGE
