@@ -79,7 +79,10 @@ def test_rotation_is_explicit_and_per_secret(project: Path) -> None:
     assert token.read_text() != before[0] and password.read_text() == before[1]
     assert mode(token) == 0o600
     unknown = run_invoke(project, "secrets.scaffold", "--rotate", "nope", "--yes")
-    assert unknown.returncode == 2 and "known: keeper_key, leaky_key, store_password, web_token" in unknown.stderr
+    assert (
+        unknown.returncode == 2
+        and "known: keeper_key, leaky_key, store_password, web_token" in unknown.stderr
+    )
 
 
 def test_exclusive_create_never_overwrites(tmp_path: Path) -> None:
