@@ -24,7 +24,7 @@ from typing import Any
 from checks import waivers as waiver_registry
 from checks.finding import Finding, Severity
 from checks.registry import RuleInfo
-from stackctl import report
+from stackctl import reporting as report
 from stackctl.compose import Compose, first_error_line
 from stackctl.errors import RenderError
 from stackctl.model import Model
@@ -907,19 +907,13 @@ def _network_members(client: Any, network: str) -> list[str]:
 # -- reports -------------------------------------------------------------------------
 
 
-def render_report(result: Verification, fmt: str) -> str:
-    if fmt == "json":
-        return report.to_json(
-            {
-                "ok": result.ok,
-                "project": result.project,
-                "containers": [{"name": c, "service": s} for c, s in result.containers],
-                "findings": [_finding_json(f) for f in result.findings],
-            }
-        )
-    if fmt == "junit":
-        return report.junit(junit_cases(result), "verify")
-    return table(result)
+def data(result: Verification) -> dict[str, Any]:
+    """The JSON payload of a verification (inside the reporting envelope)."""
+    return {
+        "project": result.project,
+        "containers": [{"name": c, "service": s} for c, s in result.containers],
+        "findings": [_finding_json(f) for f in result.findings],
+    }
 
 
 def _finding_json(f: Finding) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from stackctl.reporting import Outcome, ReportTo
 
 OptionsT = TypeVar("OptionsT")
 
-MODULES = ("validate", "check", "operations", "secrets", "loki")
+MODULES = ("validate", "check", "operations", "runtime", "secrets", "loki")
 
 
 @dataclass(frozen=True)
