@@ -161,7 +161,8 @@ def require_images(client: Any, model: Model) -> None:
 
 def ports_of(spec: dict[str, Any]) -> list[str]:
     """The container ports a service declares (``expose`` and ``ports`` targets)."""
-    found = [str(p).split("/")[0] for p in spec.get("expose") or []]
+    found = [str(p) for p in spec.get("expose") or [] if not str(p).endswith("/udp")]
+    found = [p.removesuffix("/tcp") for p in found]
     for port in spec.get("ports") or []:
         if isinstance(port, dict) and port.get("target") and port.get("protocol", "tcp") == "tcp":
             found.append(str(port["target"]))
