@@ -7,6 +7,7 @@ import re
 import secrets as random
 from urllib.parse import quote, quote_plus
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -63,3 +64,29 @@ def test_no_encoding_of_any_value_survives(secret: str) -> None:
     for form in encodings(secret).values():
         if len(form) >= 4:
             assert form not in redact(f"<{form}>")
+
+
+@pytest.mark.engine
+def test_engine_encoded_secret_in_logs_and_failure_report_is_masked(
+    tmp_path, docker_engine, test_image: str
+) -> None:
+    """The fixture's `leaky` service prints its secret as base64, base64url, hex and URL-encoded."""
+    from opsstack import make_copy, remove_everything
+
+    from cli import run_invoke
+
+    copy = make_copy(tmp_path, test_image, "leak")
+    copy.scaffold()
+    try:
+        secret = (copy.path / "secrets" / "leaky_key").read_text()
+        up = run_invoke(copy.path, "up", "--profiles", "leaky", "--wait-timeout", "20")
+        logs = run_invoke(copy.path, "logs", "--service", "leaky")
+    finally:
+        remove_everything(docker_engine, copy.name)
+    assert up.returncode == 1 and "last 20 log lines of leaky" in up.stderr
+    for output in (up.stderr, logs.stdout):
+        for label in ("b64", "b64url", "hex", "url"):
+            assert f"{label} {MASK}" in output, output[-2000:]
+    text = up.stdout + up.stderr + logs.stdout + logs.stderr
+    for name, form in encodings(secret).items():
+        assert form not in text, name

@@ -12,9 +12,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from opsstack import (
+    SERVICE_PROFILES,
+    make_copy,
+    project_containers,
+    remove_everything,
+)
 
 from checks.finding import Severity
 from checks.waivers import Waiver
+from cli import run_invoke
 from stackctl import verify
 from stackctl.verify import (
     CgroupLimits,
@@ -284,10 +291,6 @@ def test_junit_has_one_case_per_container_and_check() -> None:
 
 @pytest.fixture
 def running_stack(tmp_path: Path, docker_engine, test_image: str):
-    from opsstack import SERVICE_PROFILES, make_copy, remove_everything
-
-    from cli import run_invoke
-
     copy = make_copy(tmp_path, test_image, "verify")
     copy.scaffold()
     strangers: list[str] = []
@@ -359,6 +362,20 @@ def test_engine_container_recreated_without_hardening_is_caught(
     # the other containers are untouched and still match
     assert {f.service for f in result.failing} == {"web"}
 
+    # The same through the command line, and `up` no longer calls this healthy.
+    cli = run_invoke(running_stack.path, "verify", "--profiles", SERVICE_PROFILES)
+    assert cli.returncode == 1, cli.stderr
+    for requirement in ("SEC-SPC-OPT-001", "REQ-SPC-OPT-002", "REQ-SPC-OPT-004", "PRJ-LOG"):
+        assert requirement in cli.stdout
+    assert "drift:" in cli.stdout
+    junit = run_invoke(running_stack.path, "verify", "--format", "junit")
+    assert junit.returncode == 1 and junit.stdout.count("<testcase") == 4 * len(
+        verify.RUNTIME_CHECKS
+    )
+    again = run_invoke(running_stack.path, "up", "--profiles", SERVICE_PROFILES)
+    assert again.returncode == 1
+    assert "differs from the model" in again.stderr and "are healthy" not in again.stderr
+
 
 @pytest.mark.engine
 def test_engine_stranger_on_the_network_and_loose_secret_are_caught(
@@ -378,6 +395,13 @@ def test_engine_stranger_on_the_network_and_loose_secret_are_caught(
     key.chmod(0o600)
     assert run_verify(running_stack).ok is False  # the stranger is still there
 
+    # down cannot remove a network a stranger holds: it says so, with exit 1
+    down = run_invoke(running_stack.path, "down")
+    assert down.returncode == 1
+    assert f"network {running_stack.network} (in use by {stranger})" in down.stderr
+    docker_engine.containers.get(stranger).remove(force=True)
+    assert run_invoke(running_stack.path, "down").returncode == 0
+
 
 @pytest.mark.engine
 def test_engine_non_root_service_runs_with_its_uid(running_stack, docker_engine) -> None:
@@ -386,3 +410,43 @@ def test_engine_non_root_service_runs_with_its_uid(running_stack, docker_engine)
     assert observed.process is not None and observed.process.uid == 1000
     assert observed.process.effective == frozenset()
     assert observed.limits.source == "cgroup" or observed.limits.memory == 32 * 1024 * 1024
+
+
+# -- operations that report what is true -------------------------------------------------
+
+
+@pytest.fixture
+def ops_copy(tmp_path: Path, docker_engine, test_image: str):
+    copy = make_copy(tmp_path, test_image, "ops")
+    copy.scaffold()
+    yield copy
+    remove_everything(docker_engine, copy.name)
+
+
+@pytest.mark.engine
+def test_engine_a_taken_host_port_stops_up_before_anything_starts(ops_copy, docker_engine) -> None:
+    import socket
+
+    web = ops_copy.path / "infra" / "10-core" / "web" / "docker-compose.yml"
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        web.write_text(web.read_text().replace('"127.0.0.1::8080"', f'"127.0.0.1:{port}:8080"'))
+        done = run_invoke(ops_copy.path, "up", "--profiles", "core")
+        assert done.returncode == 2, done.stderr[-2000:]
+        assert f"host port(s) already taken: 127.0.0.1:{port}/tcp (web)" in done.stderr
+        assert project_containers(docker_engine, ops_copy.name) == []
+    assert run_invoke(ops_copy.path, "up", "--profiles", "core").returncode == 0
+    again = run_invoke(ops_copy.path, "up", "--profiles", "core")  # held by itself: fine
+    assert again.returncode == 0, again.stderr[-2000:]
+
+
+@pytest.mark.engine
+def test_engine_failure_report_covers_the_selection_only(ops_copy, docker_engine) -> None:
+    first = run_invoke(ops_copy.path, "up", "--profiles", "leaky", "--wait-timeout", "20")
+    assert first.returncode == 1 and "last 20 log lines of leaky" in first.stderr
+    second = run_invoke(ops_copy.path, "up", "--profiles", "broken", "--wait-timeout", "20")
+    assert second.returncode == 1
+    assert "last 20 log lines of sick" in second.stderr
+    assert "leaky" not in second.stderr  # still unhealthy, but not part of this selection
