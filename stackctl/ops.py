@@ -225,11 +225,14 @@ def up(
             capture=False,
             timeout=wait_timeout + 600,
         )
+        # The same comparison as `verify`: healthy is not enough, it must be what was declared.
+        result = (
+            verify.verify(compose, selection.model, client=client) if done.returncode == 0 else None
+        )
     except (KeyboardInterrupt, Interrupted, ComposeAborted):
         _interrupted(client, selection, before, down_on_failure)
         raise
-    if done.returncode == 0:
-        result = verify.verify(compose, selection.model, client=client)
+    if result is not None:
         if result.ok:
             checked = f"{len(result.containers)} containers x {len(verify.RUNTIME_CHECKS)} checks"
             say(

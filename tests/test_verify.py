@@ -23,6 +23,7 @@ from checks.finding import Severity
 from checks.waivers import Waiver
 from cli import run_invoke
 from stackctl import verify
+from stackctl.reporting import junit
 from stackctl.verify import (
     CgroupLimits,
     Expected,
@@ -281,7 +282,7 @@ def test_junit_has_one_case_per_container_and_check() -> None:
     observed = matching_observation()
     observed.attrs["HostConfig"]["ReadonlyRootfs"] = False
     result = verify.Verification("proj", [("proj-svc-1", "svc")], compare(EXPECTED, observed))
-    xml = verify.render_report(result, "junit")
+    xml = junit(verify.junit_cases(result), "verify")
     assert xml.count("<testcase") == len(verify.RUNTIME_CHECKS)
     assert xml.count("<failure") == 1 and "RUN-007" in xml
 
