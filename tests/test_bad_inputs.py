@@ -358,7 +358,7 @@ CASES = [
         MOD,
         ("secrets.scaffold", "--fix"),
         2,
-        "secrets/store_password: Read-only file system",
+        "secrets/keeper_key: Read-only file system",
         setup=loose_secret,
         read_only="secrets",
     ),
