@@ -11,6 +11,7 @@ option objects by the parse helpers below; every user mistake ends there as a
 from __future__ import annotations
 
 import os
+import re
 import stat
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -209,3 +210,23 @@ def project(raw: Raw, env_default: EnvDefault, notice: bool = True) -> Project:
     if name is not None and not name.strip():
         raise UsageError("--project-name is empty", hint="name the project, or leave the flag out")
     return Project.at(directory, env_file, values(raw, "file"), name)
+
+
+# -- Swarm ---------------------------------------------------------------------------
+
+# What `docker stack deploy` accepts as a stack name (it prefixes every object with it).
+STACK_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+STACK_HELP = "a Swarm stack (deployed with `deploy`) instead of the compose project"
+
+
+def stack_name(raw: Raw, name: str = "stack") -> str | None:
+    """``--stack NAME``, checked; None when the flag is not given."""
+    value = text(raw, name)
+    if value is None:
+        return None
+    if not STACK_NAME.match(value):
+        raise UsageError(
+            f"--stack {value!r} is not a valid stack name",
+            hint="lowercase letters, digits, '-' and '_', starting with a letter or digit",
+        )
+    return value

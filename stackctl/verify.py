@@ -377,7 +377,7 @@ def engine_limits(host: Mapping[str, Any]) -> CgroupLimits:
 # -- pure comparisons ---------------------------------------------------------------
 
 
-class _Collector:
+class Collector:
     """Builds findings for one container; the container's name leads each message."""
 
     def __init__(self, service: str, container: str) -> None:
@@ -405,7 +405,7 @@ class _Collector:
         self.add(check_id, f"cannot verify: {what}", subject="unverified", severity=Severity.LOW)
 
 
-def _check_state(out: _Collector, spec: Mapping[str, Any], state: Mapping[str, Any]) -> None:
+def _check_state(out: Collector, spec: Mapping[str, Any], state: Mapping[str, Any]) -> None:
     status = str(state.get("Status", "unknown"))
     if status == "exited" and str(spec.get("restart", "no")) == "no":
         if int(state.get("ExitCode", 1)) != 0:
@@ -421,7 +421,7 @@ def _check_state(out: _Collector, spec: Mapping[str, Any], state: Mapping[str, A
 
 
 def _check_capabilities(
-    out: _Collector, spec: Mapping[str, Any], observed: Observed, privileged: bool
+    out: Collector, spec: Mapping[str, Any], observed: Observed, privileged: bool
 ) -> None:
     declared_drop = {normalise_capability(c) for c in spec.get("cap_drop") or []}
     declared_add = {normalise_capability(c) for c in spec.get("cap_add") or []}
@@ -450,7 +450,7 @@ def _declares_no_new_privileges(spec: Mapping[str, Any]) -> bool:
     return bool(wanted) and wanted[-1] in ("no-new-privileges", "no-new-privileges:true")
 
 
-def _check_no_new_privileges(out: _Collector, spec: Mapping[str, Any], observed: Observed) -> None:
+def _check_no_new_privileges(out: Collector, spec: Mapping[str, Any], observed: Observed) -> None:
     if not _declares_no_new_privileges(spec):
         return
     options = [str(o).lower().replace("=", ":") for o in observed.host.get("SecurityOpt") or []]
@@ -462,7 +462,7 @@ def _check_no_new_privileges(out: _Collector, spec: Mapping[str, Any], observed:
         out.add("RUN-004", "PID 1 runs with NoNewPrivs: 0", subject="NoNewPrivs")
 
 
-def _check_init_and_root(out: _Collector, spec: Mapping[str, Any], observed: Observed) -> None:
+def _check_init_and_root(out: Collector, spec: Mapping[str, Any], observed: Observed) -> None:
     if bool(observed.host.get("Privileged")) and not spec.get("privileged"):
         out.add("RUN-005", "runs privileged, which the model does not declare")
     if spec.get("init"):
@@ -474,7 +474,7 @@ def _check_init_and_root(out: _Collector, spec: Mapping[str, Any], observed: Obs
         out.add("RUN-007", "root filesystem is writable (declared read_only: true)")
 
 
-def _check_limits(out: _Collector, spec: Mapping[str, Any], observed: Observed) -> None:
+def _check_limits(out: Collector, spec: Mapping[str, Any], observed: Observed) -> None:
     declared, actual = declared_limits(spec), observed.limits
     where = "cgroup" if actual.source == "cgroup" else "engine"
     if declared.memory is not None and actual.memory != declared.memory:
@@ -495,7 +495,7 @@ def _declared_uid(user: str) -> int | None:
     return int(uid) if uid.isdigit() else None
 
 
-def _check_user(out: _Collector, spec: Mapping[str, Any], observed: Observed) -> None:
+def _check_user(out: Collector, spec: Mapping[str, Any], observed: Observed) -> None:
     declared = str(spec.get("user") or "")
     if not declared:
         return
@@ -511,7 +511,7 @@ def _check_user(out: _Collector, spec: Mapping[str, Any], observed: Observed) ->
         out.add("RUN-011", f"PID 1 runs as uid {observed.process.uid}, declared {uid}")
 
 
-def _check_secrets(out: _Collector, expected: Expected, observed: Observed) -> None:
+def _check_secrets(out: Collector, expected: Expected, observed: Observed) -> None:
     mounts = {str(m.get("Destination")): m for m in observed.attrs.get("Mounts") or []}
     process_uid = observed.process.uid if observed.process else None
     for entry in expected.spec.get("secrets") or []:
@@ -553,14 +553,14 @@ def _check_secrets(out: _Collector, expected: Expected, observed: Observed) -> N
             )
 
 
-def _check_logging(out: _Collector, spec: Mapping[str, Any], observed: Observed) -> None:
+def _check_logging(out: Collector, spec: Mapping[str, Any], observed: Observed) -> None:
     declared = (spec.get("logging") or {}).get("driver")
     actual = (observed.host.get("LogConfig") or {}).get("Type")
     if declared and actual != declared:
         out.add("RUN-013", f"logs through {actual!r}, declared {declared!r}")
 
 
-def _check_networks(out: _Collector, expected: Expected, observed: Observed) -> None:
+def _check_networks(out: Collector, expected: Expected, observed: Observed) -> None:
     attached: dict[str, Any] = (observed.attrs.get("NetworkSettings") or {}).get("Networks") or {}
     if str(observed.host.get("NetworkMode", "")) in ("host", "none"):
         return  # host/none networking is a static finding (NET-005), nothing to compare
@@ -576,7 +576,7 @@ def _check_networks(out: _Collector, expected: Expected, observed: Observed) -> 
                 out.add("RUN-014", f"has a static address on {name}", subject=f"{name} {key}")
 
 
-def _check_image(out: _Collector, spec: Mapping[str, Any], observed: Observed) -> None:
+def _check_image(out: Collector, spec: Mapping[str, Any], observed: Observed) -> None:
     reference = str(spec.get("image") or "")
     if not reference:
         return
@@ -594,7 +594,7 @@ def _check_image(out: _Collector, spec: Mapping[str, Any], observed: Observed) -
 
 def compare(expected: Expected, observed: Observed) -> list[Finding]:
     """Every runtime check for one container of a declared service."""
-    out = _Collector(expected.service, observed.name)
+    out = Collector(expected.service, observed.name)
     spec = expected.spec
     state = observed.attrs.get("State") or {}
     _check_state(out, spec, state)
@@ -622,7 +622,7 @@ def unmanaged(
     """Findings for a container that is not a compose container of a declared service."""
     observed = Observed(dict(attrs))
     labels = observed.labels
-    out = _Collector(labels.get(SERVICE_LABEL, ""), observed.name)
+    out = Collector(labels.get(SERVICE_LABEL, ""), observed.name)
     if labels.get(PROJECT_LABEL) != project:
         out.add(
             "RUN-017",

@@ -366,7 +366,7 @@ def test_without_the_daemon_default_deploy_refuses_naming_the_gap(
 
 @pytest.mark.engine
 def test_accepting_the_gap_deploys_and_the_runtime_check_shows_it(
-    plain_swarm: str, on_engine, fixture_model: dict
+    plain_swarm: str, on_engine, fixture_model: dict, fixture_project: Path
 ) -> None:
     docker = on_engine(plain_swarm)
     stack = f"acc{random.token_hex(3)}"
@@ -383,6 +383,23 @@ def test_accepting_the_gap_deploys_and_the_runtime_check_shows_it(
         assert code == 0, "\n".join(quiet)
         assert any("accepted gap: SEC-SPC-OPT-001 no-new-privileges" in q for q in quiet)
         assert no_new_privs_of_tasks(docker, stack) == {"web": "0", "store": "0"}
+        verified = run_invoke(
+            fixture_project,
+            "verify",
+            "--stack",
+            stack,
+            "--profiles",
+            "core,data",
+            "--format",
+            "json",
+        )
+        assert verified.returncode == 1, verified.stderr
+        lost = {
+            (f["check"], f["requirement"], f["service"])
+            for f in json.loads(verified.stdout)["findings"]
+            if not f["suppressed"]
+        }
+        assert lost == {("RUN-004", "SEC-SPC-OPT-001", s) for s in ("web", "store")}
     finally:
         deploy.undeploy(docker, stack, progress=quiet.append)
     assert count_stack_objects(docker, stack) == 0
@@ -419,6 +436,14 @@ def test_invoke_deploy_and_undeploy_end_to_end(
         assert re.search(r"no-new-privileges\s+compensating control", done.stdout)
         assert "services converged" in done.stderr
         assert set(cluster.task_containers(docker, stack)) == {"store"}
+        verified = run_invoke(fixture_project, "verify", "--stack", stack, "--profiles", "data")
+        assert verified.returncode == 0, verified.stdout + verified.stderr
+        listed = run_invoke(fixture_project, "ps", "--stack", stack)
+        assert listed.returncode == 0 and re.search(r"^store\s+\S+\s+Running", listed.stdout, re.M)
+        logs = run_invoke(fixture_project, "logs", "--stack", stack, "--service", "store")
+        assert logs.returncode == 0, logs.stderr
+        secrets = [p.read_text().strip() for p in (fixture_project / "secrets").iterdir()]
+        assert not any(value in logs.stdout + logs.stderr for value in secrets)
     finally:
         gone = run_invoke(fixture_project, "undeploy", "--stack", stack)
     assert gone.returncode == 0, gone.stderr

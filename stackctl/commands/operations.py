@@ -10,7 +10,9 @@ from stackctl import ops
 from stackctl import options as opt
 from stackctl.commands import Command, register
 from stackctl.compose import Compose, Project
-from stackctl.model import require_known_profiles
+from stackctl.errors import UsageError
+from stackctl.model import render, require_known_profiles
+from stackctl.profiles import ALL_PROFILES
 from stackctl.reporting import Outcome, ReportTo, table
 
 PROFILES_HELP = "profiles, e.g. core,data (comma-separated, repeatable; '*' for all)"
@@ -127,31 +129,39 @@ register(
 # -- ps ---------------------------------------------------------------------------
 
 PS_HEADERS = ("service", "profile", "state", "health", "ports")
+STACK_PS_HEADERS = ("service", "node", "desired", "state", "error")
 
 
 @dataclass(frozen=True)
 class PsOptions:
     project: Project
     report: ReportTo
+    stack: str | None = None
 
 
 def parse_ps(raw: opt.Raw) -> PsOptions:
     report = ReportTo(opt.choice(raw, "format", ("table", "json"), "table"), opt.output_path(raw))
-    return PsOptions(opt.project(raw, "ops"), report)
+    return PsOptions(opt.project(raw, "ops"), report, opt.stack_name(raw))
 
 
 @dataclass(frozen=True)
 class PsOutcome(Outcome):
     rows: Sequence[Sequence[str]] = ()
+    headers: Sequence[str] = PS_HEADERS
 
     def as_table(self) -> str:
-        return table(self.rows, PS_HEADERS) if self.rows else "no containers"
+        return table(self.rows, self.headers) if self.rows else "no containers"
 
     def as_data(self) -> Mapping[str, Any]:
-        return {"containers": [dict(zip(PS_HEADERS, row, strict=True)) for row in self.rows]}
+        return {"containers": [dict(zip(self.headers, row, strict=True)) for row in self.rows]}
 
 
 def run_ps(options: PsOptions) -> PsOutcome:
+    if options.stack:
+        from stackctl.swarm import cluster
+
+        rows = cluster.stack_rows(cluster.Docker(), options.stack)
+        return PsOutcome("ps", rows=rows, headers=STACK_PS_HEADERS)
     return PsOutcome("ps", rows=ops.ps_rows(Compose(options.project)))
 
 
@@ -162,6 +172,7 @@ register(
         (
             opt.Option("format", "text", "table (default) or json", default="table"),
             opt.Option("output", "text", "write the report to this file instead of stdout"),
+            opt.Option("stack", "text", opt.STACK_HELP),
             *PROJECT,
         ),
         parse_ps,
@@ -180,16 +191,24 @@ class LogsOptions:
     service: str | None
     follow: bool
     tail: int
+    stack: str | None = None
 
 
 def parse_logs(raw: opt.Raw) -> LogsOptions:
     tail = opt.number(raw, "tail", 100, maximum=1_000_000)
-    return LogsOptions(
-        opt.project(raw, "ops"), opt.text(raw, "service"), opt.flag(raw, "follow"), tail
-    )
+    stack = opt.stack_name(raw)
+    service, follow = opt.text(raw, "service"), opt.flag(raw, "follow")
+    if stack and follow and not service:
+        raise UsageError(
+            "--follow on a stack follows one service",
+            hint=f"add --service, e.g. --stack {stack} --follow --service web",
+        )
+    return LogsOptions(opt.project(raw, "ops"), service, follow, tail, stack)
 
 
 def run_logs(options: LogsOptions) -> Outcome:
+    if options.stack:
+        return Outcome("logs", exit_code=_stack_logs(options))
     status = ops.stream_logs(
         Compose(options.project), options.service, follow=options.follow, tail=options.tail
     )
@@ -204,9 +223,37 @@ register(
             opt.Option("service", "text", "only this service"),
             opt.Option("follow", "flag", "keep streaming"),
             opt.Option("tail", "number", "lines per service (default 100)", default="100"),
+            opt.Option("stack", "text", opt.STACK_HELP),
             *PROJECT,
         ),
         parse_logs,
         run_logs,
     )
 )
+
+
+def _stack_logs(options: LogsOptions) -> int:
+    """``docker service logs`` of a stack, masked with the project's secret values."""
+    from stackctl.swarm import cluster
+
+    assert options.stack is not None
+    docker = cluster.Docker()
+    services = cluster.stack_services(docker, options.stack)
+    if options.service and options.service not in services:
+        raise UsageError(
+            f"stack {options.stack} has no service {options.service!r}",
+            hint=f"its services: {', '.join(services) or 'none (is it deployed?)'}",
+        )
+    redact = ops.redactor_for(render(Compose(options.project), [ALL_PROFILES]))
+    status = 0
+    for service in [options.service] if options.service else services:
+        code = cluster.stream_service_logs(
+            docker,
+            options.stack,
+            service,
+            tail=options.tail,
+            follow=options.follow,
+            write=lambda line: print(redact(line), end="", flush=True),
+        )
+        status = status or code
+    return 0 if status in (0, -15) else 1

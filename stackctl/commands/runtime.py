@@ -27,6 +27,7 @@ class VerifyOptions:
     profiles: tuple[str, ...]
     project_name: str | None
     report: ReportTo
+    stack: str | None = None  # a Swarm stack instead of the compose project
 
 
 def parse_verify(raw: opt.Raw) -> VerifyOptions:
@@ -37,7 +38,7 @@ def parse_verify(raw: opt.Raw) -> VerifyOptions:
     name = opt.text(raw, "project")
     if name is not None and not name.strip():
         raise UsageError("--project is empty", hint="name a compose project, or leave it out")
-    return VerifyOptions(project, profiles, name, report)
+    return VerifyOptions(project, profiles, name, report, opt.stack_name(raw))
 
 
 @dataclass(frozen=True)
@@ -67,7 +68,14 @@ def run_verify(options: VerifyOptions) -> VerifyOutcome:
     extra = {"COMPOSE_PROJECT_NAME": options.project_name} if options.project_name else {}
     compose = Compose(options.project, extra_env=extra)
     model = render(compose, options.profiles or (ALL_PROFILES,))
-    result = verify.verify(compose, model, client=client)
+    if options.stack:
+        from stackctl.swarm.runtime import verify_stack
+
+        result = verify_stack(
+            model, options.stack, client=client, project_dir=options.project.directory
+        )
+    else:
+        result = verify.verify(compose, model, client=client)
     return VerifyOutcome("verify", exit_code=0 if result.ok else 1, result=result)
 
 
@@ -78,6 +86,7 @@ register(
         (
             opt.Option("profiles", "list", PROFILES_HELP),
             opt.Option("project", "text", "compose project name (default: the files' name)"),
+            opt.Option("stack", "text", opt.STACK_HELP),
             opt.Option("format", "text", "table (default), json or junit", default="table"),
             opt.Option("output", "text", "write the report to this file instead of stdout"),
             *opt.project_options(opt.OPS_ENV_HELP),

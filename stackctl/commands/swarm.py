@@ -7,7 +7,6 @@ in ``stackctl/swarm/``.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -22,23 +21,17 @@ from stackctl.reporting import Outcome
 from stackctl.swarm import cluster, deploy
 
 PROJECT = opt.project_options(opt.OPS_ENV_HELP)
-# What `docker stack deploy` accepts as a stack name (it prefixes every object with it).
-STACK_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 STACK_HELP = "stack name (default: the compose project name)"
 COMPOSE_STEPS = (preflight.profiles_step, preflight.secrets_step, preflight.loki_options_step)
 
 
 def _stack_name(raw: opt.Raw, project: Callable[[], Project]) -> str:
     """``--stack``, else the compose project name (rendered only when needed)."""
-    name = opt.text(raw, "stack")
-    if name is None:
-        name = str(render(Compose(project()), [ALL_PROFILES]).data.get("name") or "")
-    if not STACK_NAME.match(name):
-        raise UsageError(
-            f"--stack {name!r} is not a valid stack name",
-            hint="lowercase letters, digits, '-' and '_', starting with a letter or digit",
-        )
-    return name
+    given = opt.stack_name(raw)
+    if given is not None:
+        return given
+    name = str(render(Compose(project()), [ALL_PROFILES]).data.get("name") or "")
+    return opt.stack_name({"stack": name}) or name
 
 
 # -- deploy -------------------------------------------------------------------------
