@@ -103,6 +103,56 @@ def test_each_typo_is_exc_001_and_leaves_the_finding_open(case: str) -> None:
     assert not [f for f in result if f.rule_id in {"EXC-002", "EXC-003"}]
 
 
+def load_registry(text: str, project: Path) -> tuple[list[Finding], list[Finding]]:
+    """Registry text read from a project by ``waivers.load`` -> (findings, EXC-001 problems)."""
+    (project / "infra").mkdir(parents=True, exist_ok=True)
+    (project / "infra" / "exceptions.yml").write_text(textwrap.dedent(text), encoding="utf-8")
+    (project / ADR).parent.mkdir(parents=True, exist_ok=True)
+    (project / ADR).write_text("# ADR\n", encoding="utf-8")
+    parsed, problems = waivers.load(project)
+    valid, unknown = waivers.check_names(parsed, CATALOGUE, SERVICES)
+    return waivers.apply([finding()], valid, TODAY, SERVICES), [*problems, *unknown]
+
+
+# Mistakes outside the entries: a lenient reader would see an empty (or a different) registry.
+TOP_LEVEL_TYPOS = {
+    "exception instead of exceptions": (
+        "exceptions:",
+        "exception:",
+        "unknown top-level key 'exception' (did you mean 'exceptions'?)",
+    ),
+    "capitalised exceptions": ("exceptions:", "Exceptions:", "unknown top-level key 'Exceptions'"),
+    "exceptions key repeated": (
+        "exceptions:",
+        "exceptions: []\nexceptions:",
+        "repeats top-level key 'exceptions'",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(TOP_LEVEL_TYPOS))
+def test_each_top_level_typo_is_exc_001_naming_the_key(case: str, tmp_path: Path) -> None:
+    old, new, expected = TOP_LEVEL_TYPOS[case]
+    result, problems = load_registry(GOOD.replace(old, new, 1), tmp_path)
+    assert problems and all(p.rule_id == "EXC-001" for p in problems), problems
+    assert any(expected in p.message and "infra/exceptions.yml" in p.message for p in problems)
+    if "repeated" not in case:
+        assert not result[0].suppressed
+
+
+def test_a_top_level_typo_beside_valid_entries_keeps_the_entries(tmp_path: Path) -> None:
+    result, problems = load_registry(GOOD + "exception: []\n", tmp_path)
+    assert [p.message for p in problems] == [
+        "infra/exceptions.yml has unknown top-level key 'exception' (did you mean 'exceptions'?)"
+    ]
+    assert result[0].suppressed  # the entry itself is exact, so it still applies
+
+
+def test_the_correct_registry_file_loads_without_problems(tmp_path: Path) -> None:
+    result, problems = load_registry(GOOD, tmp_path)
+    assert problems == [] and result[0].suppressed
+
+
 def test_the_correct_entry_suppresses_and_says_what_it_relaxes() -> None:
     result, problems = run_registry(GOOD, [finding(), finding(subject="NET_ADMIN")])
     assert problems == []
