@@ -21,6 +21,7 @@ from stackctl.model import require_known_profiles
 from stackctl.policy import check_stack
 from stackctl.reporting import FORMATS, Case, Outcome, ReportTo
 from stackctl.reporting.findings import (
+    TRACEABILITY_NOTE,
     finding_dict,
     findings_cases,
     findings_sarif,
@@ -116,7 +117,7 @@ class CheckOutcome(Outcome):
         )
         return (
             findings_table(evaluation.findings)
-            + "\n\nSpec traceability (pass counts services; EXC-* count registry entries)\n"
+            + f"\n\nSpec traceability ({TRACEABILITY_NOTE})\n"
             + trace
             + f"\n\n{services} services in {len(evaluation.combinations)} "
             f"combinations: {len(evaluation.open_findings)} open findings "
