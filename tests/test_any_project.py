@@ -202,3 +202,16 @@ def test_a_service_rule_row_counts_services() -> None:
     open_ = Finding("PRIV-004", info.requirement, info.severity, "web", "m", info.hint, "f", 1)
     trace = traceability_table([open_], [info], services=9)
     assert trace_rows("Spec traceability\n" + trace)["PRIV-004"][-4:] == ["8/9", "1", "0", "FAIL"]
+
+
+def test_validate_stays_strict_and_quotes_the_warning(tmp_path: Path) -> None:
+    root = project(tmp_path, {"docker-compose.yml": SINGLE_FILE})
+    done = subprocess.run(
+        [SCRIPT, "validate", "--project-dir", str(root)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "VAL-OPT-001" in done.stdout and "FAIL" in done.stdout
+    assert "the attribute `version` is obsolete" in done.stdout
