@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
-from stackctl.errors import ComposeAborted, EnvironmentProblem, UsageError, one_line
+from stackctl.errors import ComposeAborted, EnvironmentProblem, Interrupted, UsageError, one_line
 
 # `include` arrived in 2.20; `extends` inside included files resolves relative
 # to the including file only from 2.24.6 (docker/compose#11412).
@@ -274,6 +274,9 @@ class _Children:
 
 
 CHILDREN = _Children()
+# Set once a signal arrived: from then on no new child starts, in any thread, so a
+# worker that was about to render cannot outlive the interrupt.
+STOPPING = threading.Event()
 
 
 def _signal_group(process: subprocess.Popen[str], signum: int) -> None:
@@ -283,6 +286,7 @@ def _signal_group(process: subprocess.Popen[str], signum: int) -> None:
 
 def signal_children(signum: int) -> None:
     """Forward ``signum`` to every live compose process group (called by signal handlers)."""
+    STOPPING.set()
     for process in CHILDREN.snapshot():
         _signal_group(process, signum)
 
@@ -290,16 +294,16 @@ def signal_children(signum: int) -> None:
 def kill_children(grace: float = KILL_GRACE) -> None:
     """SIGKILL every child group still alive after ``grace`` seconds; none outlives us."""
     for process in CHILDREN.snapshot():
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             process.wait(timeout=grace)
-        except subprocess.TimeoutExpired:
-            _signal_group(process, signal.SIGKILL)
-            process.wait()
-        finally:
-            CHILDREN.discard(process)
+        # Even when the leader is gone its group may not be: a background child that
+        # ignored the signal would keep our pipe open, and the reader, waiting.
+        _signal_group(process, signal.SIGKILL)
+        process.wait()
+        CHILDREN.discard(process)
 
 
-def _stop(process: subprocess.Popen[str], signum: int) -> None:
+def stop_child(process: subprocess.Popen[str], signum: int) -> None:
     """Ask the group to stop, then kill it; reap the child."""
     _signal_group(process, signum)
     with contextlib.suppress(subprocess.TimeoutExpired):
@@ -310,15 +314,23 @@ def _stop(process: subprocess.Popen[str], signum: int) -> None:
         process.wait(timeout=KILL_GRACE)
 
 
-def _spawn(
+def spawn_child(
     argv: Sequence[str],
     *,
-    cwd: Path,
+    cwd: Path | None,
     env: Mapping[str, str],
     bounds: Bounds,
     stdout: int | None,
     stderr: int | None,
+    hint: str = INSTALL_HINT,
 ) -> subprocess.Popen[str]:
+    """Start a bounded child in its own process group, known to the signal forwarding.
+
+    Used for compose here and for the docker CLI by ``stackctl.swarm``: every child
+    of every command is bounded, forwarded signals and reaped the same way.
+    """
+    if STOPPING.is_set():
+        raise Interrupted
     try:
         process = subprocess.Popen(
             list(argv),
@@ -332,9 +344,7 @@ def _spawn(
             process_group=0,  # its own group: signals and kills reach its children too
         )
     except OSError as error:
-        raise EnvironmentProblem(
-            f"cannot run {argv[0]}: {error.strerror}", hint=INSTALL_HINT
-        ) from None
+        raise EnvironmentProblem(f"cannot run {argv[0]}: {error.strerror}", hint=hint) from None
     limit = bounds.memory_mb * 1024 * 1024
     with contextlib.suppress(OSError, ValueError):
         resource.prlimit(process.pid, resource.RLIMIT_AS, (limit, limit))
@@ -397,7 +407,7 @@ class Compose:
         argv = self.command(args, profiles)
         limit = self.bounds.timeout if timeout is None else timeout
         pipe = subprocess.PIPE if capture else None
-        process = _spawn(
+        process = spawn_child(
             argv,
             cwd=self.project.directory,
             env=self.environment(),
@@ -408,14 +418,14 @@ class Compose:
         try:
             stdout, stderr = process.communicate(timeout=limit)
         except subprocess.TimeoutExpired:
-            _stop(process, signal.SIGTERM)
+            stop_child(process, signal.SIGTERM)
             raise ComposeAborted(
                 f"compose {_verb(args)} did not finish within {limit:g}s and was stopped",
                 hint=f"set {TIMEOUT_VARIABLE} to allow longer, or look for a loop in the files",
             ) from None
         except BaseException:
             # Ctrl-C, SIGTERM or an error in this thread: the child goes with us.
-            _stop(process, signal.SIGTERM)
+            stop_child(process, signal.SIGTERM)
             raise
         finally:
             CHILDREN.discard(process)
@@ -434,7 +444,7 @@ class Compose:
 
         The child (and its group) is stopped when the block ends, however it ends.
         """
-        process = _spawn(
+        process = spawn_child(
             self.command(["--ansi", "never", *args], profiles),
             cwd=self.project.directory,
             env=self.environment(),
@@ -446,7 +456,7 @@ class Compose:
             yield process
         finally:
             if process.poll() is None:
-                _stop(process, signal.SIGTERM)
+                stop_child(process, signal.SIGTERM)
             if process.stdout is not None:
                 process.stdout.close()
             CHILDREN.discard(process)

@@ -3,14 +3,26 @@
 Compose does the merging, interpolation and path resolution; this module never
 re-implements any of it. (Where each service is declared, for reports, is read
 once per project by ``checks.stack.ProjectFacts``.)
+
+A render returns the model *and* the warnings compose printed. Only ``strict``
+callers (``validate``) turn a warning into an error; everyone else keeps going
+and lets the warnings become findings.
+
+Inside ``render_cache()`` each distinct render (binary, project, compose files,
+env file, profiles, extra environment) runs at most once, even when several threads
+ask for it at the same time, so ``validate`` and ``check`` in one process share
+their renders.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass
+import threading
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Future
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import Any
 
 from stackctl.compose import Compose, first_error_line
@@ -29,12 +41,20 @@ def warning_lines(stderr: str) -> list[str]:
     return [line for line in stderr.splitlines() if any(p.search(line) for p in _WARNING_PATTERNS)]
 
 
+def warning_texts(stderr: str, project_dir: str = "") -> tuple[str, ...]:
+    """Each warning as compose's message alone: no timestamp, no level, relative paths."""
+    texts = (first_error_line(line) for line in warning_lines(stderr))
+    prefix = f"{project_dir.rstrip('/')}/" if project_dir else ""
+    return tuple(text.replace(prefix, "") if prefix else text for text in texts)
+
+
 @dataclass
 class Model:
-    """A rendered compose model and the profiles it was rendered with."""
+    """A rendered compose model, the profiles it was rendered with and compose's warnings."""
 
     data: dict[str, Any]
     profiles: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = field(default=())
 
     @property
     def services(self) -> dict[str, Any]:
@@ -42,27 +62,139 @@ class Model:
         return services
 
 
-def render(compose: Compose, profiles: Sequence[str] = (), *, strict: bool = True) -> Model:
-    """Render the model for ``profiles``; compose's own error line on failure.
+@dataclass(frozen=True)
+class RenderOutcome:
+    """What one ``config --format json`` call produced: a model, or compose's error line."""
 
-    With ``strict`` a warning (for example an unset variable) is an error too.
-    """
+    profiles: tuple[str, ...]
+    model: Model | None
+    error: str = ""
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return self.model is not None
+
+
+def _render_uncached(compose: Compose, profiles: tuple[str, ...]) -> RenderOutcome:
     done = compose.run(["config", "--format", "json"], profiles)
+    directory = str(compose.project.directory)
+    warnings = warning_texts(done.stderr, directory)
     if done.returncode != 0:
-        raise RenderError(first_error_line(done.stderr) or "docker compose config failed")
-    warnings = warning_lines(done.stderr)
-    if strict and warnings:
-        raise RenderError(first_error_line(warnings[0]))
+        # The error is the first line that is not one of the warnings printed before it.
+        errors = [line for line in done.stderr.splitlines() if line not in warning_lines(line)]
+        error = first_error_line("\n".join(errors) or done.stderr)
+        error = error or f"docker compose config exited {done.returncode}"
+        return RenderOutcome(profiles, None, error.replace(f"{directory}/", ""), warnings)
     try:
         data = json.loads(done.stdout)
     except json.JSONDecodeError as error:
-        raise RenderError(f"compose printed invalid JSON: {error}") from error
-    return Model(data=data, profiles=tuple(profiles))
+        return RenderOutcome(profiles, None, f"compose printed invalid JSON: {error}", warnings)
+    return RenderOutcome(profiles, Model(data, profiles, warnings), "", warnings)
+
+
+class _RenderCache:
+    """Futures by render key: the first caller renders, later callers wait for its result."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.futures: dict[tuple[object, ...], Future[RenderOutcome]] = {}
+        self.renders = 0  # how many compose processes actually ran
+
+    @staticmethod
+    def key(compose: Compose, profiles: tuple[str, ...]) -> tuple[object, ...]:
+        project = compose.project
+        return (
+            compose.binary.argv,
+            str(project.directory),
+            tuple(str(path) for path in project.compose_files),
+            str(project.env_file),
+            profiles,
+            tuple(sorted(compose.extra_env.items())),
+        )
+
+    def get(self, compose: Compose, profiles: tuple[str, ...]) -> RenderOutcome:
+        key = self.key(compose, profiles)
+        with self.lock:
+            future = self.futures.get(key)
+            owner = future is None
+            if future is None:
+                future = self.futures[key] = Future()
+                self.renders += 1
+        if owner:
+            try:
+                future.set_result(_render_uncached(compose, profiles))
+            except BaseException as error:  # waiting threads must see it too
+                future.set_exception(error)
+                raise
+        return future.result()
+
+    def peek(self, compose: Compose, profiles: tuple[str, ...]) -> RenderOutcome | None:
+        """A finished render of ``profiles``, if this cache already holds one."""
+        with self.lock:
+            future = self.futures.get(self.key(compose, profiles))
+        if future is None or not future.done() or future.exception() is not None:
+            return None
+        return future.result()
+
+
+_active_cache: _RenderCache | None = None
+
+
+@contextmanager
+def render_cache() -> Iterator[_RenderCache]:
+    """Share renders inside this block (one command or one process); nesting reuses it."""
+    global _active_cache
+    if _active_cache is not None:
+        yield _active_cache
+        return
+    _active_cache = _RenderCache()
+    try:
+        yield _active_cache
+    finally:
+        _active_cache = None
+
+
+def render_outcome(compose: Compose, profiles: Sequence[str] = ()) -> RenderOutcome:
+    """Render ``profiles`` (through the active cache, if any); never raises for compose errors."""
+    key = tuple(profiles)
+    if _active_cache is None:
+        return _render_uncached(compose, key)
+    return _active_cache.get(compose, key)
+
+
+def cached_outcome(compose: Compose, profiles: Sequence[str]) -> RenderOutcome | None:
+    """The render of ``profiles`` the active cache already holds, without rendering."""
+    return None if _active_cache is None else _active_cache.peek(compose, tuple(profiles))
+
+
+def render(compose: Compose, profiles: Sequence[str] = (), *, strict: bool = False) -> Model:
+    """Render the model for ``profiles``; compose's own error line on failure.
+
+    The model carries compose's warnings. With ``strict`` a warning (for example
+    an unset variable) is an error too.
+    """
+    outcome = render_outcome(compose, profiles)
+    if outcome.model is None:
+        raise RenderError(outcome.error)
+    if strict and outcome.warnings:
+        raise RenderError(outcome.warnings[0])
+    return outcome.model
 
 
 def require_known_profiles(compose: Compose, requested: Sequence[str]) -> None:
-    """Fail with the list of known profiles when a requested one does not exist."""
-    if requested:
+    """Fail with the list of known profiles when a requested one does not exist.
+
+    The full render (``--profile '*'``), which most commands need anyway, names
+    every profile; ``config --profiles`` is only asked when it cannot render.
+    """
+    if not requested:
+        return
+    full = render_outcome(compose, ("*",))
+    if full.model is not None:
+        known = {p for spec in full.model.services.values() for p in spec.get("profiles") or ()}
+        check_known(requested, known)
+    else:
         check_known(requested, list_profiles(compose))
 
 

@@ -1,17 +1,44 @@
-"""`check`: render every combination of the matrix, run checks/, apply the registry."""
+"""`check`: one full render, every selection derived from it, checks/ on each distinct set.
+
+Compose renders the stack once with ``--profile '*'``; the model of each
+selection of the matrix is derived from it (``stackctl.selections``) and the
+rules run once per distinct set of enabled services. A seeded random sample of
+selections is also rendered for real and compared with its derived model.
+
+Nothing aborts on a warning: each compose warning becomes a finding, and a
+selection compose refuses becomes a finding with compose's own line. Only when
+nothing renders at all is the run an error.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 
 from checks import waivers
 from checks.engine import Evaluation, evaluate
-from checks.stack import ProjectFacts
+from checks.stack import ProjectFacts, Stack
+from checks.warnings import findings_from_warnings, render_failure_finding
 from stackctl.compose import Compose
-from stackctl.model import render
+from stackctl.errors import RenderError, StackError
+from stackctl.model import RenderOutcome, cached_outcome, render_cache, render_outcome
 from stackctl.profiles import ALL_PROFILES, VALIDATION_MATRIX
+from stackctl.selections import (
+    CrossCheck,
+    Derivation,
+    Selection,
+    cross_check,
+    new_seed,
+    non_empty_subsets,
+    ordered_profiles,
+    pick_sample,
+)
+
+# Real renders per run that re-check the derivation; one runs beside the full
+# render on a second core, so it costs little wall time.
+DEFAULT_SAMPLE = 1
 
 
 def policy_matrix(override: Sequence[str] = ()) -> list[tuple[str, ...]]:
@@ -22,14 +49,191 @@ def policy_matrix(override: Sequence[str] = ()) -> list[tuple[str, ...]]:
     return [*combos, (ALL_PROFILES,)]
 
 
-def check_stack(
-    compose: Compose, override: Sequence[str] = (), *, today: dt.date | None = None
-) -> Evaluation:
-    """Render in parallel (compose does all merging), then evaluate every rule."""
-    combos = policy_matrix(override)
+def _label(profiles: tuple[str, ...]) -> str:
+    return ",".join(profiles) if profiles else "(none)"
+
+
+# -- the run ------------------------------------------------------------------------------
+
+
+@dataclass
+class PolicyRun:
+    """Everything ``check`` learned: findings, cross-check, and what could not render."""
+
+    evaluation: Evaluation
+    cross_check: CrossCheck | None = None
+    failed: list[tuple[tuple[str, ...], str]] = field(default_factory=list)
+    distinct_sets: int = 0
+    selections: list[Selection] = field(default_factory=list)  # as derived, in matrix order
+
+
+def _derived_stacks(
+    compose: Compose,
+    derivation: Derivation,
+    facts: ProjectFacts,
+    selections: Sequence[Selection],
+    *,
+    report_invalid: bool,
+) -> tuple[list[Stack], list[tuple[tuple[str, ...], str]]]:
+    """A stack per distinct enabled set; invalid selections get compose's own line."""
+    stacks: list[Stack] = []
+    seen: set[frozenset[str]] = set()
+    failed: list[tuple[tuple[str, ...], str]] = []
+    invalid = [s for s in selections if not s.valid] if report_invalid else []
+    # compose's own wording for each invalid selection (these renders also cross-check)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        errors = list(pool.map(lambda s: render_outcome(compose, s.profiles), invalid))
+    for selection, outcome in zip(invalid, errors, strict=True):
+        failed.append((selection.profiles, outcome.error or selection.reason))
+    for selection in selections:
+        if selection.valid and selection.enabled not in seen:
+            seen.add(selection.enabled)
+            model = derivation.model(selection)
+            stacks.append(facts.stack(model.data, selection.profiles))
+    return stacks, failed
+
+
+def _rendered_stacks(
+    compose: Compose, facts: ProjectFacts, combos: Sequence[tuple[str, ...]]
+) -> tuple[list[Stack], list[tuple[tuple[str, ...], str]], tuple[str, ...]]:
+    """Without a full model, render each combination for real and keep what renders."""
     with ThreadPoolExecutor(max_workers=min(4, len(combos))) as pool:
-        models = list(pool.map(lambda profiles: render(compose, profiles), combos))
-    facts = ProjectFacts.read(compose.project.directory)
+        outcomes: list[RenderOutcome] = list(pool.map(lambda p: render_outcome(compose, p), combos))
+    stacks = [facts.stack(o.model.data, o.profiles) for o in outcomes if o.model is not None]
+    failed = [(o.profiles, o.error) for o in outcomes if o.model is None]
+    warnings = tuple(dict.fromkeys(w for o in outcomes for w in o.warnings))
+    return stacks, failed, warnings
+
+
+def project_facts(compose: Compose) -> ProjectFacts:
+    """The raw facts rules need, read once, from the project's compose files (``-f``)."""
+    directory = compose.project.directory
+    files = [
+        path.relative_to(directory).as_posix() if directory in path.parents else str(path)
+        for path in compose.project.compose_files
+    ]
+    return ProjectFacts.read(directory, files)
+
+
+def declared_profiles(facts: ProjectFacts) -> tuple[str, ...]:
+    """Profile names written literally in the compose files (a hint, before any render)."""
+    names: set[str] = set()
+    for data in facts.compose_files.values():
+        services = data.get("services") if isinstance(data, Mapping) else None
+        for spec in (services or {}).values():
+            for name in (spec.get("profiles") or []) if isinstance(spec, Mapping) else []:
+                if isinstance(name, str) and "$" not in name:
+                    names.add(name)
+    return ordered_profiles(names)
+
+
+def check_stack(
+    compose: Compose,
+    override: Sequence[str] = (),
+    *,
+    today: dt.date | None = None,
+    seed: int | None = None,
+    sample: int = DEFAULT_SAMPLE,
+    every_selection: bool = False,
+) -> PolicyRun:
+    """Render once, derive each selection, evaluate every rule on each distinct set.
+
+    With ``every_selection`` the matrix is every non-empty selection of the
+    profiles (``validate --exhaustive``); invalid ones are then listed in
+    ``PolicyRun.selections``, not reported as findings. Raises ``RenderError``
+    only when nothing at all renders (or, for every selection, when the full
+    model does not render).
+    """
+    with render_cache():
+        return _check_stack(compose, override, today, seed, sample, every_selection)
+
+
+def _check_stack(
+    compose: Compose,
+    override: Sequence[str],
+    today: dt.date | None,
+    seed: int | None,
+    sample: int,
+    every_selection: bool,
+) -> PolicyRun:
+    seed = new_seed() if seed is None else seed
+    with ThreadPoolExecutor(max_workers=1 + max(0, sample)) as pool:
+        pending = [pool.submit(render_outcome, compose, (ALL_PROFILES,))]
+        facts = project_facts(compose)
+        # The sample is drawn from the profiles the files name, so its real renders
+        # run while the full render runs (on 2 cores, three renders cost about 1.5).
+        sampled = pick_sample(non_empty_subsets(declared_profiles(facts)), sample, seed)
+        pending += [pool.submit(render_outcome, compose, p) for p in sampled]
+        full = pending[0].result()
+        for future in pending:
+            future.result()
+    if full.model is None and every_selection:
+        raise RenderError(
+            f"the full model (--profile '*') does not render: {full.error}",
+            hint="fix that first; `invoke validate` shows each combination's error",
+        )
+    combos = policy_matrix(override)
+    cross: CrossCheck | None = None
+    chosen: list[Selection] = []
+    if full.model is not None:
+        derivation = Derivation(full.model)
+        chosen = (
+            derivation.all_selections()
+            if every_selection
+            else [derivation.select(c) for c in combos]
+        )
+        combos = [s.profiles for s in chosen]
+        # Every-selection runs list invalid ones as rows, not as findings.
+        stacks, failed = _derived_stacks(
+            compose, derivation, facts, chosen, report_invalid=not every_selection
+        )
+        warnings = full.warnings
+        compared = [derivation.select(p) for p in sampled]
+        compared += [
+            s
+            for s in [*chosen, derivation.select(())]
+            if s not in compared
+            and s.profiles != (ALL_PROFILES,)
+            and cached_outcome(compose, s.profiles) is not None
+        ]
+        cross = cross_check(compose, derivation, compared, seed=seed)
+    else:
+        stacks, failed, warnings = _rendered_stacks(compose, facts, combos)
+        if (ALL_PROFILES,) not in combos:
+            failed.insert(0, ((ALL_PROFILES,), full.error))
+        if not stacks:
+            raise RenderError(
+                f"nothing could be rendered; compose says: {full.error}",
+                hint="run `invoke validate` to see each combination's error",
+            )
     registered, problems = waivers.load(compose.project.directory)
-    stacks = [facts.stack(model.data, model.profiles) for model in models]
-    return evaluate(stacks, registered, problems, today=today)
+    # Compose's own findings go through the registry like any other: they can be excepted.
+    rendering = findings_from_warnings(warnings, facts, (ALL_PROFILES,))
+    rendering += [
+        render_failure_finding(profiles, error, source=facts.root_name)
+        for profiles, error in failed
+    ]
+    evaluation = evaluate(stacks, registered, problems, today=today, compose_findings=rendering)
+    evaluation.combinations = [_label(tuple(c)) for c in combos]
+    return PolicyRun(evaluation, cross, failed, distinct_sets=len(stacks), selections=chosen)
+
+
+class DerivationMismatch(StackError):
+    """A derived model differs from compose's real render: the derivation is wrong here."""
+
+    exit_code = 1
+
+
+def cross_check_problem(cross: CrossCheck | None, say: Callable[[str], None]) -> StackError | None:
+    """Print the cross-check line (with its seed); any disagreement is a loud failure."""
+    if cross is None:
+        return None
+    say(cross.summary())
+    if cross.agrees:
+        return None
+    details = "; ".join(f"{c.selection}: {c.detail}" for c in cross.disagreements)
+    return DerivationMismatch(
+        f"derived models disagree with compose: {details}",
+        hint=f"reproduce with --seed {cross.seed}; render these selections with --profiles "
+        "to see compose's model, and report it: the derivation must learn this case",
+    )

@@ -23,6 +23,7 @@ from stackctl.profiles import ALL_PROFILES, with_dependencies
 from stackctl.reporting import say, short_list
 from stackctl.secrets import parse_owner, specs_from_model
 from stackctl.secrets import scaffold as scaffold_secrets
+from stackctl.selections import selection_model
 
 STATE_VARIABLE = "DEFAULT_MOUNT_VOLUME_PATH"
 STATE_OWNER_LABEL = "org.platform.state-owner"
@@ -46,7 +47,8 @@ def select(compose: Compose, requested: Sequence[str]) -> Selection:
     wanted = tuple(requested) or (ALL_PROFILES,)
     full = render(compose, [ALL_PROFILES])
     profiles, added = with_dependencies(wanted, full.services)
-    model = full if profiles == (ALL_PROFILES,) else render(compose, profiles)
+    # Derived from the full render (cross-checked against compose by every check run).
+    model = full if profiles == (ALL_PROFILES,) else selection_model(full, profiles)
     return Selection(tuple(wanted), profiles, added, model, full)
 
 

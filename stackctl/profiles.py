@@ -81,21 +81,39 @@ def service_profiles(services: Mapping[str, Any]) -> dict[str, tuple[str, ...]]:
     return {name: tuple(spec.get("profiles") or ()) for name, spec in services.items()}
 
 
-def profile_dependencies(services: Mapping[str, Any]) -> dict[str, set[str]]:
-    """Which profiles each profile needs, derived from ``depends_on`` in a full model.
+def required_dependencies(spec: Mapping[str, Any]) -> list[str]:
+    """The services ``spec`` cannot start without (``required: false`` ones left out)."""
+    found = []
+    for dep, condition in (spec.get("depends_on") or {}).items():
+        if isinstance(condition, Mapping) and condition.get("required") is False:
+            continue
+        found.append(str(dep))
+    return found
 
-    A dependency marked ``required: false`` does not make its profile needed.
+
+def profile_needs(services: Mapping[str, Any]) -> dict[tuple[str, str], list[tuple[str, str]]]:
+    """(profile, needed profile) -> the (service, dependency) pairs that make it needed.
+
+    The one derivation of the profile graph: ``invoke profiles`` prints it,
+    ``invoke up`` closes a selection over it. A dependency marked
+    ``required: false`` does not make its profile needed.
     """
     owner = service_profiles(services)
-    needs: dict[str, set[str]] = {}
+    because: dict[tuple[str, str], list[tuple[str, str]]] = {}
     for name, spec in services.items():
-        for dep, condition in (spec.get("depends_on") or {}).items():
-            if isinstance(condition, Mapping) and condition.get("required") is False:
-                continue
+        for dep in required_dependencies(spec):
             for profile in owner.get(name, ()):
-                for dep_profile in owner.get(dep, ()):
-                    if dep_profile not in owner.get(name, ()):
-                        needs.setdefault(profile, set()).add(dep_profile)
+                for needed in owner.get(dep, ()):
+                    if needed not in owner.get(name, ()):
+                        because.setdefault((profile, needed), []).append((name, dep))
+    return because
+
+
+def profile_dependencies(services: Mapping[str, Any]) -> dict[str, set[str]]:
+    """Which profiles each profile needs, derived from ``depends_on`` in a full model."""
+    needs: dict[str, set[str]] = {}
+    for profile, needed in profile_needs(services):
+        needs.setdefault(profile, set()).add(needed)
     return needs
 
 

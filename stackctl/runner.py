@@ -23,6 +23,7 @@ from typing import Any
 from stackctl import compose
 from stackctl.commands import Command
 from stackctl.errors import INTERRUPTED, USAGE, Interrupted, StackError, one_line
+from stackctl.model import render_cache
 from stackctl.options import Raw
 from stackctl.reporting import emit, render
 
@@ -52,6 +53,7 @@ def forwarded_signals() -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread():
         yield
         return
+    compose.STOPPING.clear()
     previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
     for sig in previous:
         signal.signal(sig, _on_signal)
@@ -73,7 +75,8 @@ def _describe_os_error(error: OSError) -> str:
 def execute(command: Command[Any], raw: Raw, *, debug: bool = False) -> int:
     """Parse, run and report ``command``; return its exit code under the contract."""
     try:
-        with forwarded_signals():
+        # One render cache per command: its parse and run never render the same twice.
+        with forwarded_signals(), render_cache():
             try:
                 options = command.parse(raw)
                 outcome = command.run(options)

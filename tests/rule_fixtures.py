@@ -4,6 +4,8 @@ A fixture is ``tests/fixtures/rules/<RULE-ID>.yml`` with a ``violating`` and a
 ``passing`` case. Each case is either ``compose`` (the root file, rendered by the
 real compose binary) plus optional ``files`` and ``env`` (.env.example), or
 ``model`` (a rendered model, for inputs compose itself refuses to load).
+A case may also carry ``facts``: image facts records (as mappings), written to
+``infra/image-facts/<image>.yml`` the way the project keeps them.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import Any
 
 import yaml
 
+from checks.images import FACTS_DIR
 from checks.stack import ProjectFacts, Stack
 from stackctl.compose import Compose, Project
 from stackctl.model import render
@@ -25,8 +28,23 @@ def load_fixture(rule_id: str) -> dict[str, Any]:
     return yaml.safe_load((RULE_FIXTURES / f"{rule_id}.yml").read_text(encoding="utf-8"))
 
 
+def facts_file_name(image: str) -> str:
+    """``quay.io/a/b:1.0`` -> ``quay.io-a-b-1.0.yml`` (the README's naming)."""
+    return image.replace("/", "-").replace(":", "-").replace("@", "-") + ".yml"
+
+
+def write_facts(records: list[dict[str, Any]], directory: Path) -> None:
+    facts_dir = directory / FACTS_DIR
+    facts_dir.mkdir(parents=True, exist_ok=True)
+    for record in records:
+        path = facts_dir / facts_file_name(str(record["image"]))
+        path.write_text(yaml.safe_dump(record, sort_keys=False), encoding="utf-8")
+
+
 def build_stack(case: dict[str, Any], directory: Path) -> Stack:
     directory.mkdir(parents=True, exist_ok=True)
+    if case.get("facts"):
+        write_facts(case["facts"], directory)
     (directory / ".env.example").write_text(case.get("env", DEFAULT_ENV), encoding="utf-8")
     for relative, content in (case.get("files") or {}).items():
         path = directory / relative

@@ -4,6 +4,7 @@ from checks.rules import (  # noqa: F401
     entrypoint,
     health,
     hygiene,
+    images,
     logging,
     network,
     privileges,

@@ -21,7 +21,16 @@ from stackctl.reporting import Outcome, ReportTo
 
 OptionsT = TypeVar("OptionsT")
 
-MODULES = ("validate", "check", "operations", "secrets", "loki", "swarm")
+MODULES = (
+    "validate",
+    "check",
+    "gate",
+    "profiles",
+    "operations",
+    "secrets",
+    "loki",
+    "swarm",
+)
 
 
 @dataclass(frozen=True)

@@ -15,11 +15,17 @@ from checks.registry import RuleInfo
 from checks.waivers import META_RULES
 from stackctl import options as opt
 from stackctl.commands import Command, register
+from stackctl.commands.validate import (
+    DEFAULT_CROSS_CHECK,
+    CrossCheckOptions,
+    cross_check_options,
+    parse_cross_check,
+)
 from stackctl.compose import Compose, Project
 from stackctl.errors import UsageError
 from stackctl.model import require_known_profiles
-from stackctl.policy import check_stack
-from stackctl.reporting import FORMATS, Case, Outcome, ReportTo
+from stackctl.policy import check_stack, cross_check_problem
+from stackctl.reporting import FORMATS, Case, Outcome, ReportTo, say
 from stackctl.reporting.findings import (
     TRACEABILITY_NOTE,
     finding_dict,
@@ -39,6 +45,7 @@ OPTIONS = (
         "lowest severity that fails: critical, high (default), medium, low, info",
         default="high",
     ),
+    *cross_check_options(),
     opt.Option(
         "explain",
         "text",
@@ -59,6 +66,7 @@ class CheckOptions:
     profiles: tuple[str, ...]
     fail_on: Severity
     report: ReportTo
+    cross: CrossCheckOptions = DEFAULT_CROSS_CHECK
 
 
 @dataclass(frozen=True)
@@ -90,7 +98,7 @@ def parse(raw: opt.Raw) -> CheckOptions | ExplainOptions:
     profiles = opt.selection(raw)
     project = opt.project(raw, "validation")
     require_known_profiles(Compose(project), profiles)
-    return CheckOptions(project, profiles, fail_on, report)
+    return CheckOptions(project, profiles, fail_on, report, parse_cross_check(raw))
 
 
 @dataclass(frozen=True)
@@ -142,13 +150,19 @@ def run(options: CheckOptions | ExplainOptions) -> Outcome:
         return Outcome(
             "check", text=options.text, data={"rule": options.rule_id, "explain": options.text}
         )
-    evaluation = check_stack(Compose(options.project), options.profiles)
+    cross = options.cross
+    policy = check_stack(
+        Compose(options.project), options.profiles, seed=cross.seed, sample=cross.sample
+    )
+    problem = cross_check_problem(policy.cross_check, say)
+    evaluation = policy.evaluation
     registered, problems = waivers.load(options.project.directory)
     entries = len(registered) + sum(1 for p in problems if p.rule_id == "EXC-001")
     failing = evaluation.failing(options.fail_on)
     return CheckOutcome(
         "check",
-        exit_code=1 if failing else 0,
+        exit_code=1 if failing or problem else 0,
+        problem=problem,
         evaluation=evaluation,
         threshold=options.fail_on,
         rules=rule_catalogue(),

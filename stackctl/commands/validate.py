@@ -1,4 +1,8 @@
-"""``validate``: VAL-OPT-001 and the VAL-OPT-002 profile matrix, rendered by compose."""
+"""``validate``: VAL-OPT-001 and the VAL-OPT-002 profile matrix, rendered by compose.
+
+``--exhaustive`` answers for every non-empty profile selection instead, derived
+from one full render, with the checks run on each distinct set of services.
+"""
 
 from __future__ import annotations
 
@@ -9,16 +13,57 @@ from typing import Any
 from stackctl import options as opt
 from stackctl.commands import Command, register
 from stackctl.compose import Compose, Project, is_environment_error
-from stackctl.errors import EnvironmentProblem
-from stackctl.reporting import Case, Outcome, ReportTo
-from stackctl.validate import ValidationResult, render_results, validate
+from stackctl.errors import EnvironmentProblem, UsageError
+from stackctl.policy import DEFAULT_SAMPLE, cross_check_problem
+from stackctl.reporting import Case, Outcome, ReportTo, say
+from stackctl.validate import (
+    ExhaustiveResult,
+    ValidationResult,
+    exhaustive,
+    exhaustive_cases,
+    exhaustive_data,
+    exhaustive_table,
+    render_results,
+    validate,
+)
 
 FORMATS = ("table", "json", "junit")
 
+
+def cross_check_options() -> tuple[opt.Option, ...]:
+    return (
+        opt.Option("seed", "number", "seed of the cross-check sample (default: random, printed)"),
+        opt.Option(
+            "sample",
+            "number",
+            f"selections compose renders to cross-check the derivation (default {DEFAULT_SAMPLE})",
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class CrossCheckOptions:
+    seed: int | None
+    sample: int
+
+
+DEFAULT_CROSS_CHECK = CrossCheckOptions(None, DEFAULT_SAMPLE)
+
+
+def parse_cross_check(raw: opt.Raw) -> CrossCheckOptions:
+    seed = None if opt.text(raw, "seed") is None else opt.number(raw, "seed", 0, minimum=0)
+    sample = opt.number(raw, "sample", DEFAULT_SAMPLE, minimum=0, maximum=1000)
+    return CrossCheckOptions(seed, sample)
+
+
 OPTIONS = (
     opt.Option("profiles", "list", "validate only this combination, e.g. core,data (repeatable)"),
+    opt.Option(
+        "exhaustive", "flag", "every non-empty profile selection (127), derived from one render"
+    ),
     opt.Option("format", "text", "table (default), json or junit", default="table"),
     opt.Option("output", "text", "write the report to this file instead of stdout"),
+    *cross_check_options(),
     *opt.project_options(opt.VALIDATION_ENV_HELP),
 )
 
@@ -28,12 +73,21 @@ class ValidateOptions:
     project: Project
     profiles: tuple[str, ...]
     report: ReportTo
+    exhaustive: bool = False
+    cross: CrossCheckOptions = DEFAULT_CROSS_CHECK
 
 
 def parse(raw: opt.Raw) -> ValidateOptions:
     report = ReportTo(opt.choice(raw, "format", FORMATS, "table"), opt.output_path(raw))
     profiles = opt.selection(raw)
-    return ValidateOptions(opt.project(raw, "validation"), profiles, report)
+    every = opt.flag(raw, "exhaustive")
+    if every and profiles:
+        raise UsageError(
+            "--exhaustive covers every selection; --profiles narrows to one",
+            hint="use one of them",
+        )
+    project = opt.project(raw, "validation")
+    return ValidateOptions(project, profiles, report, every, parse_cross_check(raw))
 
 
 @dataclass(frozen=True)
@@ -50,12 +104,37 @@ class ValidateOutcome(Outcome):
         return [Case(r.check_id, r.profiles, r.ok, r.seconds, r.error) for r in self.results]
 
 
-def run(options: ValidateOptions) -> ValidateOutcome:
-    results = validate(Compose(options.project), options.profiles)
-    for result in results:
-        if result.error and is_environment_error(result.error, options.project):
+@dataclass(frozen=True)
+class ExhaustiveOutcome(Outcome):
+    result: ExhaustiveResult | None = None
+
+    def as_table(self) -> str:
+        return exhaustive_table(self.result) if self.result else ""
+
+    def as_data(self) -> Mapping[str, Any]:
+        return exhaustive_data(self.result) if self.result else {}
+
+    def as_cases(self) -> list[Case]:
+        return exhaustive_cases(self.result) if self.result else []
+
+
+def run(options: ValidateOptions) -> Outcome:
+    compose = Compose(options.project)
+    if options.exhaustive:
+        result = exhaustive(compose, seed=options.cross.seed, sample=options.cross.sample)
+        problem = cross_check_problem(result.run.cross_check, say)
+        failing = result.run.evaluation.failing(result.threshold)
+        return ExhaustiveOutcome(
+            "validate",
+            exit_code=1 if failing or problem else 0,
+            problem=problem,
+            result=result,
+        )
+    results = validate(compose, options.profiles)
+    for row in results:
+        if row.error and is_environment_error(row.error, options.project):
             raise EnvironmentProblem(
-                result.error,
+                row.error,
                 hint="fix the env file, --project-name or COMPOSE_* variables;"
                 " every combination fails alike",
             )

@@ -1,14 +1,14 @@
 """Talking to a Swarm through the docker CLI: preflight probe, deploy, converge, undeploy.
 
 ``docker stack deploy`` exists only in the CLI, so everything here goes through
-it, against whatever engine ``DOCKER_HOST`` names. Every call is bounded in
-time and runs in its own process group, which is killed on timeout or
+it, against whatever engine ``DOCKER_HOST`` names. Every call is a child like
+compose's (``stackctl.compose.spawn_child``): bounded in time and memory, in its
+own process group, reached by forwarded signals and killed on timeout or
 interrupt, so no docker child outlives the command.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from stackctl.compose import CHILDREN, Bounds, spawn_child, stop_child
 from stackctl.errors import EnvironmentProblem, StackError
 from stackctl.swarm.gaps import NodeProbe
 
@@ -49,31 +50,29 @@ class Docker:
     ) -> subprocess.CompletedProcess[str]:
         argv = [self.binary, *args]
         limit = self.timeout if timeout is None else timeout
-        try:
-            process = subprocess.Popen(
-                argv,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-                start_new_session=True,
-            )
-        except OSError as error:
-            raise EnvironmentProblem(
-                f"cannot run {self.binary}: {error.strerror}", hint="install the docker CLI"
-            ) from None
+        process = spawn_child(
+            argv,
+            cwd=None,
+            env=os.environ,
+            bounds=Bounds(timeout=limit),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            hint="install the docker CLI",
+        )
         try:
             stdout, stderr = process.communicate(timeout=limit)
         except subprocess.TimeoutExpired:
-            _kill_group(process)
+            stop_child(process, signal.SIGTERM)
             raise EnvironmentProblem(
                 f"`docker {' '.join(args[:2])}` did not finish within {limit:.0f}s",
                 hint="check the engine, or raise the timeout",
             ) from None
         except BaseException:
-            _kill_group(process)
+            stop_child(process, signal.SIGTERM)
             raise
-        done = subprocess.CompletedProcess(argv, process.returncode, stdout, stderr)
+        finally:
+            CHILDREN.discard(process)
+        done = subprocess.CompletedProcess(argv, process.returncode, stdout or "", stderr or "")
         if check and done.returncode != 0:
             raise StackError(f"`docker {' '.join(args[:2])}` failed: {first_line(done.stderr)}")
         return done
@@ -81,12 +80,6 @@ class Docker:
     def lines(self, args: Sequence[str]) -> list[str]:
         done = self.run(args, check=True)
         return [line for line in done.stdout.splitlines() if line.strip()]
-
-
-def _kill_group(process: subprocess.Popen[str]) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGKILL)
-    process.wait()
 
 
 def first_line(text: str) -> str:
@@ -415,14 +408,14 @@ def stream_service_logs(
 ) -> int:
     """``docker service logs`` line by line through ``write`` (which masks secrets)."""
     args = [docker.binary, "service", "logs", "--no-trunc", "--tail", str(tail)]
-    process = subprocess.Popen(
+    process = spawn_child(
         [*args, *(["--follow"] if follow else []), f"{stack}_{service}"],
-        stdin=subprocess.DEVNULL,
+        cwd=None,
+        env=os.environ,
+        bounds=Bounds(),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
-        text=True,
-        errors="replace",
-        start_new_session=True,
+        hint="install the docker CLI",
     )
     try:
         assert process.stdout is not None
@@ -431,4 +424,5 @@ def stream_service_logs(
         return process.wait()
     finally:
         if process.poll() is None:
-            _kill_group(process)
+            stop_child(process, signal.SIGTERM)
+        CHILDREN.discard(process)

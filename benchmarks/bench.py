@@ -1,0 +1,345 @@
+"""End-to-end benchmarks: our commands against what users would run instead, as ratios.
+
+    nox -s bench                                   # everything, medians of 3 runs
+    python benchmarks/bench.py --repeat 5 --sizes 20,60 --rows 1,2,3
+
+Every ratio compares two timings taken in the same run on the same machine,
+each the median of ``--repeat`` runs, so a slower or busier machine moves both
+sides. Whole-process rows time the process a user starts, Python start-up
+included. Stacks: ours (21 services) and synthetic ones from ``generate.py``
+(20, 60 and 200 services; 200 means 200 included files, past compose-lint's
+limit of 64 without ``--allow-partial-coverage``).
+
+Rows (targets from issue 12):
+  1  invoke validate         / the six `config -q` calls, one after another     <= 0.6
+  2  validate --exhaustive   / one `docker compose --profile '*' config -q`      <= 1.5
+  3  invoke check            / compose-lint, whole process, same project         <= 1.0
+  4  rules engine in memory  / compose-lint's check in process, same model       <= 0.01
+  5  invoke up + down        / `compose up -d --wait` + `down`, fixture stack    <= 1.1
+  6  invoke --list, nox -l   start-up, absolute seconds                          < 0.3 s
+
+Row 5 needs a Docker engine and the test image (``stackctl-test/busybox:1.0``,
+built by the engine tests); it holds ``/tmp/engine.lock`` while it runs and is
+skipped with a reason when either is missing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import fcntl
+import json
+import os
+import secrets as token
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(HERE))
+
+from bench_checks import compose_lint_once, median_seconds  # noqa: E402
+from generate import generate  # noqa: E402
+
+PYTHON = sys.executable
+BIN = Path(sys.executable).parent
+COMPOSE = str(BIN / "docker-compose")
+TEST_IMAGE = "stackctl-test/busybox:1.0"
+VAL_OPT = [(), ("core", "data", "obs")] + [
+    ("core", "data", "obs", extra) for extra in ("ai", "messaging", "workflow", "tooling")
+]
+TARGETS = {1: 0.6, 2: 1.5, 3: 1.0, 4: 0.01, 5: 1.1, 6: 0.3}
+
+
+@dataclass
+class Row:
+    row: int
+    what: str
+    stack: str
+    ours: float
+    baseline: float | None  # None: an absolute timing (row 6)
+    note: str = ""
+
+    @property
+    def ratio(self) -> float:
+        return self.ours / self.baseline if self.baseline else self.ours
+
+    @property
+    def met(self) -> bool:
+        return self.ratio <= TARGETS[self.row]
+
+
+def timed(argv: Sequence[str], cwd: Path, env: dict[str, str] | None = None) -> float:
+    """Wall seconds of one process; its output is discarded, its exit code is not judged."""
+    started = time.perf_counter()
+    subprocess.run(
+        list(argv),
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
+    return time.perf_counter() - started
+
+
+def median_of(repeat: int, function: Callable[[], float]) -> float:
+    return statistics.median(function() for _ in range(repeat))
+
+
+def compose_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("COMPOSE_FILE", "COMPOSE_PROFILES")}
+    env["COMPOSE_PROFILES"] = ""
+    return env
+
+
+def invoke(*args: str) -> list[str]:
+    return [PYTHON, "-m", "invoke", "--search-root", str(REPO), *args]
+
+
+def raw_config(profiles: Sequence[str]) -> list[str]:
+    flags = [f for p in profiles for f in ("--profile", p)]
+    return [COMPOSE, "--env-file", ".env.example", *flags, "config", "-q"]
+
+
+def serial_loop(project: Path) -> float:
+    env = compose_env()
+    return sum(timed(raw_config(profiles), project, env) for profiles in VAL_OPT)
+
+
+def included_files(project: Path) -> int:
+    import yaml
+
+    root = yaml.safe_load((project / "docker-compose.yml").read_text())
+    return len(root.get("include") or [])
+
+
+# -- rows 1-4 on one stack ----------------------------------------------------------------
+
+
+def stack_rows(project: Path, label: str, repeat: int, rows: set[int]) -> list[Row]:
+    found: list[Row] = []
+    if 1 in rows:
+        ours = median_of(repeat, lambda: timed(invoke("validate"), project))
+        base = median_of(repeat, lambda: serial_loop(project))
+        found.append(Row(1, "invoke validate / serial `config -q` x6", label, ours, base))
+    if 2 in rows:
+        ours = median_of(repeat, lambda: timed(invoke("validate", "--exhaustive"), project))
+        base = median_of(repeat, lambda: timed(raw_config(["*"]), project, compose_env()))
+        found.append(Row(2, "validate --exhaustive (127) / one render", label, ours, base))
+    if 3 in rows:
+        lint = [str(BIN / "compose-lint"), "check", "--no-env", "docker-compose.yml"]
+        note = ""
+        if included_files(project) > 64:
+            lint.insert(2, "--allow-partial-coverage")
+            note = "compose-lint skips includes past 64 files (--allow-partial-coverage)"
+        ours = median_of(repeat, lambda: timed(invoke("check"), project))
+        base = median_of(repeat, lambda: timed(lint, project))
+        found.append(Row(3, "invoke check / compose-lint, whole process", label, ours, base, note))
+    if 4 in rows:
+        found.append(engine_row(project, label, max(repeat, 5)))
+    return found
+
+
+def engine_row(project: Path, label: str, repeat: int) -> Row:
+    """Row 4: our rules on the merged model in memory, compose-lint's check on it in process."""
+    import yaml
+
+    from checks.engine import evaluate
+    from stackctl.compose import Compose, Project
+    from stackctl.model import render
+    from stackctl.policy import project_facts
+
+    compose = Compose(Project.at(project, ".env.example"))
+    model = render(compose, ["*"])
+    stack = project_facts(compose).stack(model.data, ("*",))
+    with tempfile.TemporaryDirectory() as scratch:
+        flat = Path(scratch) / "docker-compose.yml"
+        flat.write_text(yaml.safe_dump(model.data, sort_keys=False))
+        compose_lint_once(flat)  # warm imports on both sides
+        evaluate([stack])
+        ours = median_seconds(lambda: evaluate([stack]), repeat)
+        base = median_seconds(lambda: compose_lint_once(flat), repeat)
+    return Row(4, "rules in memory / compose-lint in process", label, ours, base)
+
+
+# -- row 5: operations on the fixture stack -----------------------------------------------
+
+
+@contextlib.contextmanager
+def engine_lock() -> Iterator[None]:
+    with Path("/tmp/engine.lock").open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def engine_problem() -> str:
+    try:
+        import docker
+        from docker.errors import DockerException, ImageNotFound
+
+        client = docker.from_env(timeout=5)
+        client.ping()
+        client.images.get(TEST_IMAGE)
+    except ImageNotFound:
+        return f"{TEST_IMAGE} is missing (the engine tests build it: pytest -m engine)"
+    except DockerException as error:
+        return f"no Docker engine answers ({str(error)[:80]})"
+    return ""
+
+
+def operations_row(repeat: int) -> Row:
+    problem = engine_problem()
+    label = "tests/fixtures/opsstack (core,data)"
+    if problem:
+        return Row(5, "invoke up+down / compose up --wait + down", label, 0.0, 0.0, problem)
+    with tempfile.TemporaryDirectory() as scratch, engine_lock():
+        project = Path(scratch) / "ops"
+        shutil.copytree(REPO / "tests" / "fixtures" / "opsstack", project)
+        name = f"benchprofiles{token.token_hex(3)}"
+        state = Path(scratch) / "state"
+        (project / ".env").write_text(
+            f"COMPOSE_PROJECT_NAME={name}\nDEFAULT_MOUNT_VOLUME_PATH={state}\n"
+            f"LOG_DRIVER=local\nTEST_IMAGE={TEST_IMAGE}\n"
+        )
+        subprocess.run(invoke("secrets.scaffold"), cwd=project, capture_output=True, check=True)
+        raw = [COMPOSE, "--env-file", ".env", "--profile", "core", "--profile", "data"]
+        env = compose_env()
+
+        def ours() -> float:
+            up = timed(invoke("up", "--profiles", "core,data"), project)
+            return up + timed(invoke("down", "--profiles", "core,data"), project)
+
+        def baseline() -> float:
+            up = timed([*raw, "up", "-d", "--wait"], project, env)
+            return up + timed([*raw, "down"], project, env)
+
+        try:
+            ours_s = median_of(repeat, ours)
+            base_s = median_of(repeat, baseline)
+        finally:
+            subprocess.run(
+                [COMPOSE, "--env-file", ".env", "--profile", "*", "down", "--remove-orphans"],
+                cwd=project,
+                env=env,
+                capture_output=True,
+                check=False,
+            )
+    return Row(5, "invoke up+down / compose up --wait + down", label, ours_s, base_s)
+
+
+# -- row 6: start-up -------------------------------------------------------------------------
+
+
+def startup_rows(repeat: int) -> list[Row]:
+    nox = [PYTHON, "-m", "nox", "-f", str(REPO / "noxfile.py"), "-l"]
+    rows = [
+        Row(
+            6,
+            "invoke --list (seconds)",
+            "-",
+            median_of(repeat, lambda: timed(invoke("--list"), REPO)),
+            None,
+        ),
+        Row(6, "nox -l (seconds)", "-", median_of(repeat, lambda: timed(nox, REPO)), None),
+    ]
+    return rows
+
+
+# -- output ------------------------------------------------------------------------------------
+
+
+def table(rows: Sequence[Row]) -> str:
+    from tabulate import tabulate
+
+    body = []
+    for r in rows:
+        if r.note and not r.ours:
+            body.append(
+                (r.row, r.what, r.stack, "-", "-", "-", f"<= {TARGETS[r.row]}", "skipped", r.note)
+            )
+            continue
+        base = f"{r.baseline:.3f}" if r.baseline is not None else "-"
+        ratio = f"{r.ratio:.3f}" + ("" if r.baseline is not None else " s")
+        target = f"<= {TARGETS[r.row]}" if r.baseline is not None else f"< {TARGETS[r.row]} s"
+        body.append(
+            (
+                r.row,
+                r.what,
+                r.stack,
+                f"{r.ours:.3f}",
+                base,
+                ratio,
+                target,
+                "yes" if r.met else "NO",
+                r.note,
+            )
+        )
+    headers = ["row", "measure", "stack", "ours s", "baseline s", "ratio", "target", "met", "note"]
+    return tabulate(body, headers, tablefmt="github")
+
+
+def growth(rows: Sequence[Row]) -> str:
+    """How our cost and the baseline's grow from the smallest to the largest synthetic stack."""
+    lines = []
+    for number in sorted({r.row for r in rows if r.row <= 4}):
+        sized = [r for r in rows if r.row == number and r.stack.startswith("synthetic")]
+        if len(sized) < 2:
+            continue
+        small, large = sized[0], sized[-1]
+        base = (
+            f"baseline x{large.baseline / small.baseline:.1f}"
+            if small.baseline and large.baseline
+            else ""
+        )
+        ours = f"ours x{large.ours / small.ours:.1f}"
+        lines.append(f"row {number}: {small.stack} -> {large.stack}: {ours}, {base}")
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=3, help="runs per timing (median)")
+    parser.add_argument("--sizes", default="20,60,200", help="synthetic stack sizes")
+    parser.add_argument("--rows", default="1,2,3,4,5,6")
+    parser.add_argument("--json", type=Path, help="also write the rows as JSON here")
+    args = parser.parse_args()
+    wanted = {int(r) for r in args.rows.split(",") if r}
+    sizes = [int(s) for s in args.sizes.split(",") if s]
+
+    rows: list[Row] = []
+    stacks = [(REPO, "ours (21)")]
+    with tempfile.TemporaryDirectory() as scratch:
+        for size in sizes:
+            stacks.append((generate(size, Path(scratch) / f"stack-{size}"), f"synthetic {size}"))
+        for project, label in stacks:
+            print(f"measuring {label} ...", file=sys.stderr, flush=True)
+            rows += stack_rows(project, label, args.repeat, wanted)
+    if 5 in wanted:
+        print("measuring up/down on the fixture stack ...", file=sys.stderr, flush=True)
+        rows.append(operations_row(args.repeat))
+    if 6 in wanted:
+        rows += startup_rows(max(args.repeat, 5))
+    rows.sort(key=lambda r: r.row)
+    print(table(rows))
+    print()
+    print(growth(rows))
+    if args.json:
+        args.json.write_text(json.dumps([asdict(r) for r in rows], indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

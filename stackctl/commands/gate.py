@@ -1,0 +1,89 @@
+"""``gate``: ``validate`` then ``check`` in one process, so no render runs twice.
+
+This is what ``nox -s validate`` runs. ``invoke validate`` and ``invoke check``
+stay separate commands for people.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from stackctl import options as opt
+from stackctl.commands import Command, register
+from stackctl.commands import check as check_command
+from stackctl.commands import validate as validate_command
+from stackctl.commands.validate import cross_check_options, parse_cross_check
+from stackctl.model import render_cache
+from stackctl.reporting import Case, Outcome, ReportTo
+
+FORMATS = ("table", "json", "junit")
+
+OPTIONS = (
+    opt.Option("exhaustive", "flag", "validate every non-empty profile selection"),
+    opt.Option("format", "text", "table (default), json or junit", default="table"),
+    opt.Option("output", "text", "write the report to this file instead of stdout"),
+    opt.Option("fail_on", "text", "lowest severity that fails the checks (default: high)"),
+    *cross_check_options(),
+    *opt.project_options(opt.VALIDATION_ENV_HELP),
+)
+
+
+@dataclass(frozen=True)
+class GateOptions:
+    validate: validate_command.ValidateOptions
+    check: check_command.CheckOptions
+    report: ReportTo
+
+
+def parse(raw: opt.Raw) -> GateOptions:
+    report = ReportTo(opt.choice(raw, "format", FORMATS, "table"), opt.output_path(raw))
+    project = opt.project(raw, "validation")
+    cross = parse_cross_check(raw)
+    validate = validate_command.ValidateOptions(
+        project, (), report, opt.flag(raw, "exhaustive"), cross
+    )
+    fail_on = opt.severity(raw, "fail_on", "high")
+    check = check_command.CheckOptions(project, (), fail_on, report, cross)
+    return GateOptions(validate, check, report)
+
+
+@dataclass(frozen=True)
+class GateOutcome(Outcome):
+    parts: tuple[Outcome, ...] = field(default_factory=tuple)
+
+    def as_table(self) -> str:
+        return "\n\n".join(part.as_table() for part in self.parts)
+
+    def as_data(self) -> Mapping[str, Any]:
+        return {part.command: part.as_data() for part in self.parts}
+
+    def as_cases(self) -> list[Case]:
+        return [case for part in self.parts for case in part.as_cases()]
+
+
+def run(options: GateOptions) -> GateOutcome:
+    with render_cache():
+        validated = validate_command.run(options.validate)
+        checked = check_command.run(options.check)
+    parts = (validated, checked)
+    problems = [p.problem for p in parts if p.problem is not None]
+    return GateOutcome(
+        "gate",
+        exit_code=max(p.exit_code for p in parts),
+        problem=problems[0] if problems else None,
+        parts=parts,
+    )
+
+
+COMMAND = register(
+    Command(
+        "gate",
+        "Validate, then check, in one process: the checks reuse the validation renders.",
+        OPTIONS,
+        parse,
+        run,
+        lambda options: options.report,
+    )
+)
