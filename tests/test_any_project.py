@@ -71,9 +71,6 @@ def trace_rows(table_output: str) -> dict[str, list[str]]:
     return rows
 
 
-@pytest.mark.xfail(
-    strict=True, reason="wired by the rendering change (check still aborts on a compose warning)"
-)
 def test_a_single_file_project_lists_compose_warnings_beside_the_other_findings(
     tmp_path: Path,
 ) -> None:
@@ -107,10 +104,6 @@ def test_several_files_are_merged_by_compose_and_checked(tmp_path: Path) -> None
     assert "n0t-a-real-secret-value" not in done.stdout + done.stderr
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="checks.stack.ProjectFacts locates services in docker-compose.yml, not in the -f files",
-)
 def test_a_finding_points_at_the_file_given_with_f_that_causes_it(tmp_path: Path) -> None:
     root = project(
         tmp_path,
