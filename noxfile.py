@@ -59,11 +59,30 @@ def tests(session: nox.Session) -> None:
     session.run("pytest", *session.posargs)
 
 
+FIXTURE_STACK = "tests/fixtures/opsstack"
+FIXTURE_PROFILES = "core,data,app,nonroot"  # every service of the fixture that should be healthy
+
+
 @nox.session(python=PYTHON)
 def smoke(session: nox.Session) -> None:
-    """Runtime smoke checks: up/ps/logs/down of the fixture stack on a real engine."""
-    install(session, "test")
-    session.run("pytest", "-m", "engine", *session.posargs)
+    """Start, verify, probe and remove a selection in a throwaway project on a real engine.
+
+    Default: the fixture stack (a copy with fresh secrets and the busybox image).
+    `-- --stack --profiles core,data`: the real stack, wherever its images are
+    present locally (exit 3 with one line where they are not). JUnit goes to
+    reports/smoke-junit.xml unless `-- --junit PATH`.
+    """
+    install(session)
+    args = list(session.posargs)
+    if "--stack" in args:
+        args.remove("--stack")
+        session.run("python", "-m", "stackctl", "smoke", *args)
+        return
+    if not any(arg.startswith("--profiles") for arg in args):
+        args += ["--profiles", FIXTURE_PROFILES]
+    session.run(
+        "python", "-m", "stackctl", "smoke", "--fixture", "--project-dir", FIXTURE_STACK, *args
+    )
 
 
 @nox.session(python=PYTHON)

@@ -9,7 +9,9 @@ runner and reports every result. A failing step is an environment problem
 
 from __future__ import annotations
 
+import errno
 import os
+import socket
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -214,11 +216,70 @@ def images_step(state: Preflight) -> StepResult:
     return StepResult("images", True, f"pulled {len(missing)} image(s)")
 
 
+def _port_numbers(published: Any) -> list[int]:
+    """``8080`` or ``"8080-8082"`` -> the host ports; anything else -> none."""
+    first, _, last = str(published).partition("-")
+    if not first.isdigit() or (last and not last.isdigit()):
+        return []
+    return list(range(int(first), int(last or first) + 1))
+
+
+def _bindable(host_ip: str, port: int, protocol: str) -> bool:
+    """Whether this host could bind ``host_ip:port`` now (only "in use" counts as no)."""
+    family = socket.AF_INET6 if ":" in host_ip else socket.AF_INET
+    kind = socket.SOCK_DGRAM if protocol == "udp" else socket.SOCK_STREAM
+    with socket.socket(family, kind) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # TIME_WAIT is not "taken"
+        try:
+            probe.bind((host_ip, port))
+        except OSError as error:
+            return error.errno != errno.EADDRINUSE
+    return True
+
+
+def ports_step(state: Preflight) -> StepResult:
+    """Published host ports are free, or already held by this project's own containers."""
+    if not os.environ.get("DOCKER_HOST", "unix://").startswith("unix://"):
+        return StepResult("ports", True, "remote engine: host ports not checked from here")
+    project = str(state.chosen.model.data.get("name", ""))
+    own = {
+        (int(p["PublicPort"]), str(p.get("Type", "tcp")))
+        for c in state.client.api.containers(
+            filters={"label": f"com.docker.compose.project={project}"}
+        )
+        for p in c.get("Ports") or []
+        if p.get("PublicPort")
+    }
+    wanted = taken = 0
+    listed: list[str] = []
+    for name, spec in sorted(state.chosen.model.services.items()):
+        for port in spec.get("ports") or []:
+            if not isinstance(port, dict):
+                continue
+            host_ip = str(port.get("host_ip") or "0.0.0.0")
+            protocol = str(port.get("protocol") or "tcp")
+            for number in _port_numbers(port.get("published")):
+                wanted += 1
+                if (number, protocol) in own or _bindable(host_ip, number, protocol):
+                    continue
+                taken += 1
+                listed.append(f"{host_ip}:{number}/{protocol} ({name})")
+    if taken:
+        return StepResult(
+            "ports",
+            False,
+            f"{taken} published host port(s) already taken: {short_list(listed)}",
+            "stop what holds them (ss -ltnp shows it) or publish on another port",
+        )
+    return StepResult("ports", True, f"{wanted} published host port(s) free")
+
+
 UP_STEPS: tuple[Step, ...] = (
     engine_step,
     profiles_step,
     secrets_step,
     state_step,
+    ports_step,
     loki_plugin_step,
     loki_options_step,
     images_step,

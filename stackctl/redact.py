@@ -1,11 +1,19 @@
-"""Redaction: secret values never reach any output of these tools."""
+"""Redaction: secret values never reach any output of these tools.
+
+A careless service may log a secret encoded rather than raw, so each value is
+also masked in the encodings services commonly use: base64 and base64url (with
+and without padding), URL encoding (``%20`` and ``+`` for spaces, either hex
+case) and hex (either case).
+"""
 
 from __future__ import annotations
 
+import base64
 import os
 import stat
 from collections.abc import Iterable
 from pathlib import Path
+from urllib.parse import quote, quote_plus
 
 MASK = "[REDACTED]"
 MIN_LENGTH = 4  # shorter values would mask ordinary words
@@ -33,20 +41,40 @@ def read_secret(path: Path) -> str | None:
         os.close(fd)
 
 
+def encoded_forms(value: str) -> set[str]:
+    """``value`` and every encoded form of it that a log line could carry."""
+    raw = value.encode("utf-8")
+    forms = {value}
+    for encoded in (base64.b64encode(raw).decode(), base64.urlsafe_b64encode(raw).decode()):
+        forms.update({encoded, encoded.rstrip("=")})
+    for url in (quote(value, safe=""), quote_plus(value, safe="")):
+        forms.update({url, _lower_percent_escapes(url)})
+    forms.update({raw.hex(), raw.hex().upper()})
+    return {form for form in forms if len(form) >= MIN_LENGTH}
+
+
+def _lower_percent_escapes(text: str) -> str:
+    parts = text.split("%")
+    return parts[0] + "".join("%" + part[:2].lower() + part[2:] for part in parts[1:])
+
+
 class Redactor:
     """Replaces every known secret value (and each line of multi-line secrets)."""
 
     def __init__(self, values: Iterable[str] = ()) -> None:
-        pieces: set[str] = set()
+        plain: set[str] = set()
         for value in values:
             for piece in [value, *value.splitlines()]:
                 piece = piece.strip()
                 if len(piece) >= MIN_LENGTH:
-                    pieces.add(piece)
+                    plain.add(piece)
                     # "key = value" lines (e.g. rabbitmq-conf) also hide the bare value
                     _, sep, tail = piece.partition("=")
                     if sep and len(tail.strip()) >= MIN_LENGTH:
-                        pieces.add(tail.strip())
+                        plain.add(tail.strip())
+        pieces: set[str] = set()
+        for piece in plain:
+            pieces |= encoded_forms(piece)
         # Longest first, so a value containing another is masked whole.
         self._pieces = sorted(pieces, key=len, reverse=True)
 

@@ -27,23 +27,23 @@ def mode(path: Path) -> int:
 def test_scaffold_creates_then_keeps_files(project: Path) -> None:
     first = run_invoke(project, "secrets.scaffold")
     assert first.returncode == 0, first.stderr
-    assert first.stdout.count("created") == 2
+    assert first.stdout.count("created") == 4
     secrets_dir = project / "secrets"
     values = {p.name: p.read_text() for p in secrets_dir.iterdir()}
-    assert set(values) == {"web_token", "store_password"}
+    assert set(values) == {"web_token", "store_password", "keeper_key", "leaky_key"}
     assert mode(secrets_dir) == 0o700
     assert all(mode(secrets_dir / name) == 0o600 for name in values)
     for value in values.values():
         assert value not in first.stdout + first.stderr
 
     second = run_invoke(project, "secrets.scaffold")
-    assert second.returncode == 0 and second.stdout.count("present") == 2
+    assert second.returncode == 0 and second.stdout.count("present") == 4
     assert {p.name: p.read_text() for p in secrets_dir.iterdir()} == values  # reread: unchanged
 
 
 def test_check_changes_nothing_and_fails_on_missing(project: Path) -> None:
     done = run_invoke(project, "secrets.scaffold", "--check")
-    assert done.returncode == 1 and done.stdout.count("missing") == 2
+    assert done.returncode == 1 and done.stdout.count("missing") == 4
     assert not (project / "secrets").exists()
 
 
@@ -79,7 +79,10 @@ def test_rotation_is_explicit_and_per_secret(project: Path) -> None:
     assert token.read_text() != before[0] and password.read_text() == before[1]
     assert mode(token) == 0o600
     unknown = run_invoke(project, "secrets.scaffold", "--rotate", "nope", "--yes")
-    assert unknown.returncode == 2 and "known: store_password, web_token" in unknown.stderr
+    assert (
+        unknown.returncode == 2
+        and "known: keeper_key, leaky_key, store_password, web_token" in unknown.stderr
+    )
 
 
 def test_exclusive_create_never_overwrites(tmp_path: Path) -> None:

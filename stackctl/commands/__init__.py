@@ -27,6 +27,7 @@ MODULES = (
     "gate",
     "profiles",
     "operations",
+    "runtime",
     "secrets",
     "loki",
     "swarm",
