@@ -10,11 +10,16 @@ import inspect
 import textwrap
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Literal
 
 from checks.finding import Hit, Severity
 from checks.stack import Stack
 
 RuleFunction = Callable[[Stack], Iterable[Hit]]
+# What a rule judges, so the traceability table counts the right things as "pass":
+# each service, the project as a whole (its files, top-level objects, env file),
+# or each entry of the exceptions registry.
+Scope = Literal["service", "project", "registry"]
 
 
 @dataclass(frozen=True)
@@ -31,6 +36,7 @@ class RuleInfo:
     # snippet fixed. Kept next to the rule so the installed package carries them.
     example: str = field(default="", kw_only=True)
     fixed: str = field(default="", kw_only=True)
+    scope: Scope = field(default="service", kw_only=True)
 
     def __post_init__(self) -> None:
         # Snippets are written indented inline; store them dedented, once.
@@ -58,11 +64,13 @@ def rule(
     hint: str,
     example: str = "",
     fixed: str = "",
+    scope: Scope = "service",
 ) -> Callable[[RuleFunction], RuleFunction]:
     """Register ``function`` as rule ``rule_id`` enforcing ``requirement``.
 
     ``example`` and ``fixed`` are YAML snippets (a violation and its fix) shown by
     ``check --explain``; RuleInfo dedents them, so they can be written inline.
+    ``scope`` says what the rule judges: each service (default) or the project.
     """
 
     def register(function: RuleFunction) -> RuleFunction:
@@ -79,6 +87,7 @@ def rule(
             function,
             example=example,
             fixed=fixed,
+            scope=scope,
         )
         return function
 

@@ -30,6 +30,7 @@ REGISTRY_PATH = "infra/exceptions.yml"
 REQUIRED_FIELDS = ("service", "subjects", "relaxes", "rationale", "adr")
 KNOWN_FIELDS = ("service", "rule", "requirement", *REQUIRED_FIELDS[1:], "expires")
 ALL_SUBJECTS = "*"
+TOP_LEVEL_KEYS = ("exceptions",)
 
 
 # Rules about the registry itself, evaluated by the engine rather than on a model.
@@ -250,10 +251,19 @@ def load(project_dir: Path) -> tuple[list[Waiver], list[Finding]]:
         return _file_problem(
             f"must be a mapping with an `exceptions:` list, not a {type(data).__name__}"
         )
+    # A misspelt top-level key (`exception:`) would otherwise read as an empty registry.
+    top_level = [f"repeats top-level key {key!r}" for key in getattr(data, "duplicates", ())]
+    top_level += [
+        f"has unknown top-level key {str(key)!r}{_did_you_mean(str(key), TOP_LEVEL_KEYS)}"
+        for key in data
+        if key not in TOP_LEVEL_KEYS
+    ]
+    file_problems = [_meta("EXC-001", f"{REGISTRY_PATH} {p}", "file") for p in top_level]
     entries = data.get("exceptions") or []
     if not isinstance(entries, list):
         return _file_problem(f"`exceptions:` must be a list, not a {type(entries).__name__}")
-    return parse(entries, project_dir)
+    waivers, problems = parse(entries, project_dir)
+    return waivers, [*file_problems, *problems]
 
 
 def _did_you_mean(word: str, choices: Iterable[str]) -> str:

@@ -279,6 +279,14 @@ CASES = [
         "`exceptions:` must be a list",
         setup=registry("exceptions: web\n"),
     ),
+    Case(
+        "registry-misspelt-top-level-key",
+        MOD,
+        ("check",),
+        1,
+        "unknown top-level key 'exception' (did you mean 'exceptions'?)",
+        setup=registry("exception: []\n"),
+    ),
     # secrets/: a file, a symlink, special files, read-only; nothing outside is touched
     Case(
         "secrets-is-file",

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -17,6 +20,7 @@ from checks.catalogue import rule_catalogue
 from checks.finding import Finding, Severity
 from checks.stack import ProjectFacts
 from conftest import REPO
+from stackctl.reporting.findings import findings_cases
 
 TODAY = dt.date(2026, 6, 1)
 SERVICES = {"db", "web"}
@@ -101,6 +105,56 @@ def test_each_typo_is_exc_001_and_leaves_the_finding_open(case: str) -> None:
     assert "entry 1" in problems[0].message
     assert not result[0].suppressed
     assert not [f for f in result if f.rule_id in {"EXC-002", "EXC-003"}]
+
+
+def load_registry(text: str, project: Path) -> tuple[list[Finding], list[Finding]]:
+    """Registry text read from a project by ``waivers.load`` -> (findings, EXC-001 problems)."""
+    (project / "infra").mkdir(parents=True, exist_ok=True)
+    (project / "infra" / "exceptions.yml").write_text(textwrap.dedent(text), encoding="utf-8")
+    (project / ADR).parent.mkdir(parents=True, exist_ok=True)
+    (project / ADR).write_text("# ADR\n", encoding="utf-8")
+    parsed, problems = waivers.load(project)
+    valid, unknown = waivers.check_names(parsed, CATALOGUE, SERVICES)
+    return waivers.apply([finding()], valid, TODAY, SERVICES), [*problems, *unknown]
+
+
+# Mistakes outside the entries: a lenient reader would see an empty (or a different) registry.
+TOP_LEVEL_TYPOS = {
+    "exception instead of exceptions": (
+        "exceptions:",
+        "exception:",
+        "unknown top-level key 'exception' (did you mean 'exceptions'?)",
+    ),
+    "capitalised exceptions": ("exceptions:", "Exceptions:", "unknown top-level key 'Exceptions'"),
+    "exceptions key repeated": (
+        "exceptions:",
+        "exceptions: []\nexceptions:",
+        "repeats top-level key 'exceptions'",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(TOP_LEVEL_TYPOS))
+def test_each_top_level_typo_is_exc_001_naming_the_key(case: str, tmp_path: Path) -> None:
+    old, new, expected = TOP_LEVEL_TYPOS[case]
+    result, problems = load_registry(GOOD.replace(old, new, 1), tmp_path)
+    assert problems and all(p.rule_id == "EXC-001" for p in problems), problems
+    assert any(expected in p.message and "infra/exceptions.yml" in p.message for p in problems)
+    if "repeated" not in case:
+        assert not result[0].suppressed
+
+
+def test_a_top_level_typo_beside_valid_entries_keeps_the_entries(tmp_path: Path) -> None:
+    result, problems = load_registry(GOOD + "exception: []\n", tmp_path)
+    assert [p.message for p in problems] == [
+        "infra/exceptions.yml has unknown top-level key 'exception' (did you mean 'exceptions'?)"
+    ]
+    assert result[0].suppressed  # the entry itself is exact, so it still applies
+
+
+def test_the_correct_registry_file_loads_without_problems(tmp_path: Path) -> None:
+    result, problems = load_registry(GOOD, tmp_path)
+    assert problems == [] and result[0].suppressed
 
 
 def test_the_correct_entry_suppresses_and_says_what_it_relaxes() -> None:
@@ -318,3 +372,51 @@ def test_engine_accepts_a_service_of_another_profile_and_does_not_call_it_stale(
     )
     evaluation = evaluate([rendered_with_jobs], parsed, problems, today=TODAY)
     assert [f.rule_id for f in evaluation.findings if f.rule_id.startswith("EXC-")] == ["EXC-003"]
+
+
+# -- every report says what an exception relaxes --------------------------------------
+
+
+def _reported(fmt: str) -> str:
+    script = Path(sys.executable).parent / "stackctl"
+    done = subprocess.run(
+        [str(script), "check", "--format", fmt], cwd=REPO, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
+
+
+def _registry_relaxes() -> dict[tuple[str, str], str]:
+    data = yaml.safe_load((REPO / waivers.REGISTRY_PATH).read_text())
+    return {(e["service"], e["rule"]): " ".join(e["relaxes"].split()) for e in data["exceptions"]}
+
+
+def test_json_and_table_show_what_each_exception_of_the_stack_relaxes() -> None:
+    expected = _registry_relaxes()
+    suppressed = [f for f in json.loads(_reported("json"))["findings"] if f["suppressed"]]
+    assert suppressed, "the stack's registry suppresses nothing any more"
+    for item in suppressed:
+        assert item["relaxes"] == expected[(item["service"], item["rule"])]
+    table = _reported("table")
+    for item in suppressed:
+        (row,) = [line for line in table.splitlines() if item["message"] in line]
+        assert "suppressed" in row and f"relaxes {item['relaxes']};" in row
+
+
+def test_sarif_justification_names_what_is_relaxed() -> None:
+    expected = _registry_relaxes()
+    results = json.loads(_reported("sarif"))["runs"][0]["results"]
+    for result in results:
+        (suppression,) = result["suppressions"]
+        relaxes = expected[(result["properties"]["service"], result["ruleId"])]
+        assert suppression["justification"].startswith(f"relaxes {relaxes}: ")
+        assert "docs/adr/" in suppression["justification"]
+
+
+def test_a_failing_junit_case_lists_the_excepted_findings_with_what_they_relax() -> None:
+    result, _ = run_registry(GOOD, [finding(), finding(subject="NET_ADMIN")])
+    (case,) = findings_cases(result, [CATALOGUE["PRIV-005"]])
+    assert not case.ok
+    lines = case.message.splitlines()
+    assert len(lines) == 2 and "relaxes cap_add SYS_ADMIN" in lines[1]
+    assert "relaxes" not in lines[0]  # the open finding is not marked as excepted

@@ -15,6 +15,7 @@ ROOT_KEYS = {"name", "include", "networks", "secrets", "volumes", "configs"}
 @rule(
     "ROOT-001",
     requirement=REQ,
+    scope="project",
     severity=Severity.HIGH,
     title="the root file only wires the stack together",
     hint="move services into infra/<NN>-<tier>/<service>/docker-compose.yml and include them",
@@ -47,6 +48,7 @@ def root_keys(stack: Stack) -> Iterator[Hit]:
 @rule(
     "ROOT-002",
     requirement=REQ,
+    scope="project",
     severity=Severity.HIGH,
     title="every infra compose file is included",
     hint="add the file to the root file's include: list",
@@ -79,6 +81,7 @@ def all_included(stack: Stack) -> Iterator[Hit]:
 @rule(
     "ROOT-003",
     requirement=REQ,
+    scope="project",
     severity=Severity.HIGH,
     title="no services outside infra/",
     hint="move the service under infra/ and include it from the root file",

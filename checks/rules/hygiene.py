@@ -185,6 +185,7 @@ def state_location(stack: Stack) -> Iterator[Hit]:
 @rule(
     "HYG-004",
     requirement=REQ,
+    scope="project",
     severity=Severity.MEDIUM,
     title="every variable is documented in .env.example",
     hint="add the variable to .env.example with a safe default and a one-line comment",
@@ -223,6 +224,7 @@ def _looks_random(value: str) -> bool:
 @rule(
     "HYG-005",
     requirement=REQ,
+    scope="project",
     severity=Severity.HIGH,
     title=".env.example holds no secret-looking values",
     hint="leave the value empty and move the secret into a file under secrets/",

@@ -59,6 +59,7 @@ def static_addresses(stack: Stack) -> Iterator[Hit]:
 @rule(
     "NET-002",
     requirement=REQ,
+    scope="project",
     severity=Severity.HIGH,
     title="no fixed subnets, gateways or ranges",
     hint="drop ipam.config and let the engine allocate the subnet",

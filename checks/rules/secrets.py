@@ -103,6 +103,7 @@ def file_references(stack: Stack) -> Iterator[Hit]:
 @rule(
     "SECRET-003",
     requirement=REQ,
+    scope="project",
     severity=Severity.HIGH,
     title="top-level secrets are file-based",
     hint="declare the secret with file: ./secrets/<name>",
@@ -156,6 +157,7 @@ def undeclared_secrets(stack: Stack) -> Iterator[Hit]:
 @rule(
     "SECRET-005",
     requirement=REQ,
+    scope="project",
     severity=Severity.LOW,
     title="no declared but unused secrets",
     hint="remove the declaration, or mount the secret where it is needed",

@@ -9,6 +9,7 @@ from typing import Any
 from checks import waivers
 from checks.catalogue import rule_catalogue as full_catalogue
 from checks.engine import Evaluation
+from checks.explain import UnknownRule, explain
 from checks.finding import Finding, Severity
 from checks.registry import RuleInfo
 from checks.waivers import META_RULES
@@ -21,10 +22,12 @@ from stackctl.commands.validate import (
     parse_cross_check,
 )
 from stackctl.compose import Compose, Project
+from stackctl.errors import UsageError
 from stackctl.model import require_known_profiles
 from stackctl.policy import check_stack, cross_check_problem
 from stackctl.reporting import FORMATS, Case, Outcome, ReportTo, say
 from stackctl.reporting.findings import (
+    TRACEABILITY_NOTE,
     finding_dict,
     findings_cases,
     findings_sarif,
@@ -43,6 +46,11 @@ OPTIONS = (
         default="high",
     ),
     *cross_check_options(),
+    opt.Option(
+        "explain",
+        "text",
+        "print what RULE checks, a violation and its fix, then exit (nothing is rendered)",
+    ),
     *opt.project_options(opt.VALIDATION_ENV_HELP),
 )
 
@@ -61,8 +69,31 @@ class CheckOptions:
     cross: CrossCheckOptions = DEFAULT_CROSS_CHECK
 
 
-def parse(raw: opt.Raw) -> CheckOptions:
+@dataclass(frozen=True)
+class ExplainOptions:
+    rule_id: str
+    text: str
+    report: ReportTo
+
+
+def _explain(rule_id: str, report: ReportTo) -> ExplainOptions:
+    if not rule_id.strip():
+        raise UsageError("--explain is empty", hint="name a rule, e.g. --explain PRIV-001")
+    try:
+        text = explain(rule_id)
+    except UnknownRule as error:
+        # explain() words it as "unknown rule 'X': <near matches or where to look>".
+        message, _, hint = str(error).rpartition(": ")
+        raise UsageError(message, hint=hint) from None
+    return ExplainOptions(rule_id.strip().upper(), text, report)
+
+
+def parse(raw: opt.Raw) -> CheckOptions | ExplainOptions:
     report = ReportTo(opt.choice(raw, "format", FORMATS, "table"), opt.output_path(raw))
+    rule_id = opt.text(raw, "explain")
+    if rule_id is not None:
+        # Explaining needs no project: nothing is read or rendered.
+        return _explain(rule_id, report)
     fail_on = opt.severity(raw, "fail_on", "high")
     profiles = opt.selection(raw)
     project = opt.project(raw, "validation")
@@ -94,7 +125,7 @@ class CheckOutcome(Outcome):
         )
         return (
             findings_table(evaluation.findings)
-            + "\n\nSpec traceability (pass counts services; EXC-* count registry entries)\n"
+            + f"\n\nSpec traceability ({TRACEABILITY_NOTE})\n"
             + trace
             + f"\n\n{services} services in {len(evaluation.combinations)} "
             f"combinations: {len(evaluation.open_findings)} open findings "
@@ -114,7 +145,11 @@ class CheckOutcome(Outcome):
         return findings_sarif(self.evaluation.findings, self.rules)
 
 
-def run(options: CheckOptions) -> CheckOutcome:
+def run(options: CheckOptions | ExplainOptions) -> Outcome:
+    if isinstance(options, ExplainOptions):
+        return Outcome(
+            "check", text=options.text, data={"rule": options.rule_id, "explain": options.text}
+        )
     cross = options.cross
     policy = check_stack(
         Compose(options.project), options.profiles, seed=cross.seed, sample=cross.sample
@@ -138,7 +173,8 @@ def run(options: CheckOptions) -> CheckOutcome:
 COMMAND = register(
     Command(
         "check",
-        "Policy checks (checks/) over the VAL-OPT matrix, with the exceptions registry.",
+        "Policy checks (checks/) over the VAL-OPT matrix, with the exceptions registry.\n\n"
+        "--explain RULE prints a rule's doc, a violation and its fix instead.",
         OPTIONS,
         parse,
         run,

@@ -25,6 +25,7 @@ def finding_dict(f: Finding) -> dict[str, Any]:
         "line": f.line,
         "suppressed": f.suppressed,
         "reason": f.suppressed_by,
+        "relaxes": f.suppressed_relaxes,
         "fingerprint": f.fingerprint,
     }
 
@@ -32,6 +33,18 @@ def finding_dict(f: Finding) -> dict[str, Any]:
 def _adr_of(finding: Finding) -> str:
     """The ADR named at the end of a suppression reason ("rationale (docs/adr/...)")."""
     return finding.suppressed_by.rpartition(" (")[2].rstrip(")") or finding.suppressed_by
+
+
+def _excepted_note(finding: Finding) -> str:
+    """What the exception relaxes and where it is documented, for the suppressed row."""
+    relaxes = f"relaxes {finding.suppressed_relaxes}; " if finding.suppressed_relaxes else ""
+    return f" [excepted: {relaxes}see {_adr_of(finding)}]"
+
+
+def _justification(finding: Finding) -> str:
+    if finding.suppressed_relaxes:
+        return f"relaxes {finding.suppressed_relaxes}: {finding.suppressed_by}"
+    return finding.suppressed_by
 
 
 def findings_table(findings: Sequence[Finding]) -> str:
@@ -48,7 +61,7 @@ def findings_table(findings: Sequence[Finding]) -> str:
                 f.rule_id,
                 "suppressed" if f.suppressed else f.severity.label,
                 f.service or "-",
-                f.message + (f" [excepted, see {_adr_of(f)}]" if f.suppressed else ""),
+                f.message + (_excepted_note(f) if f.suppressed else ""),
                 f"{f.source}:{f.line}",
             )
             for f in members
@@ -57,6 +70,12 @@ def findings_table(findings: Sequence[Finding]) -> str:
             f"{requirement}\n" + table(rows, ["rule", "severity", "service", "finding", "source"])
         )
     return "\n\n".join(blocks)
+
+
+TRACEABILITY_NOTE = (
+    "pass counts services for service rules, the project (1) for project rules, "
+    "and entries for EXC-* registry rules"
+)
 
 
 def traceability_table(
@@ -69,16 +88,25 @@ def traceability_table(
 ) -> str:
     """Requirement -> rule -> subjects passing, failing and excepted.
 
-    Model rules count services; registry rules (``registry_rules``) count
+    What a row counts follows the rule's ``scope``: service rules count
+    services, project rules count the one project (a project is never "passed"
+    once per service), registry rules (and any ID in ``registry_rules``) count
     registry entries. Each subject is in exactly one column: failing wins over
     excepted, and pass is what is left, so the three add up to the total.
     """
     rows = []
     for info in sorted(rules, key=lambda r: (r.requirement, r.id)):
         mine = [f for f in findings if f.rule_id == info.id]
-        failing = {f.service or f.subject for f in mine if not f.suppressed}
-        excepted = {f.service or f.subject for f in mine if f.suppressed} - failing
-        total = registry_entries if info.id in registry_rules else services
+        if info.scope == "project":
+            # Every finding is about the same subject, the project.
+            failing = {"project"} if any(not f.suppressed for f in mine) else set()
+            excepted = {"project"} if mine and not failing else set()
+            total = 1
+        else:
+            failing = {f.service or f.subject for f in mine if not f.suppressed}
+            excepted = {f.service or f.subject for f in mine if f.suppressed} - failing
+            registry = info.scope == "registry" or info.id in registry_rules
+            total = registry_entries if registry else services
         passing = max(total - len(failing) - len(excepted), 0)
         rows.append(
             (
@@ -132,16 +160,27 @@ def findings_sarif(findings: Sequence[Finding], rules: Sequence[RuleInfo]) -> st
             "properties": {"requirement": f.requirement, "service": f.service},
         }
         if f.suppressed:
-            result["suppressions"] = [{"kind": "external", "justification": f.suppressed_by}]
+            result["suppressions"] = [{"kind": "external", "justification": _justification(f)}]
         results.append(result)
     return sarif("stackctl-checks", sarif_rules, results)
 
 
 def findings_cases(findings: Sequence[Finding], rules: Sequence[RuleInfo]) -> list[Case]:
-    """One test case per rule: it fails with every open finding of that rule."""
+    """One test case per rule: it fails with every open finding of that rule.
+
+    A failing case also lists the rule's excepted findings with what each
+    exception relaxes, so the reader sees the whole picture of that rule.
+    """
     cases = []
     for info in rules:
-        open_ = [f for f in findings if f.rule_id == info.id and not f.suppressed]
-        message = "\n".join(f"{f.service or '-'}: {f.message} ({f.source}:{f.line})" for f in open_)
-        cases.append(Case(info.requirement, f"{info.id} {info.title}", not open_, 0.0, message))
+        mine = [f for f in findings if f.rule_id == info.id]
+        open_ = [f for f in mine if not f.suppressed]
+        lines = [f"{f.service or '-'}: {f.message} ({f.source}:{f.line})" for f in open_]
+        if open_:
+            lines += [
+                f"{f.service or '-'}: {f.message}{_excepted_note(f)}" for f in mine if f.suppressed
+            ]
+        cases.append(
+            Case(info.requirement, f"{info.id} {info.title}", not open_, 0.0, "\n".join(lines))
+        )
     return cases
