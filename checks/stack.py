@@ -188,7 +188,7 @@ def inside(project_dir: Path, path: Path) -> str | None:
     """``path`` relative to the project, or None when it resolves outside of it."""
     try:
         return path.resolve().relative_to(project_dir.resolve()).as_posix()
-    except ValueError:
+    except (ValueError, OSError, RuntimeError):  # outside, or a symlink loop
         return None
 
 

@@ -179,16 +179,26 @@ class Project:
         files: Sequence[Path | str] = (),
         name: str | None = None,
     ) -> Project:
-        root = Path(directory).resolve()
-        if not root.is_dir():
+        try:
+            root = Path(directory).resolve()
+        except (OSError, RuntimeError) as error:  # a symlink loop (RuntimeError before 3.13)
             raise EnvironmentProblem(
-                f"project directory {root} does not exist", hint="pass --project-dir"
-            )
+                f"project directory {directory} cannot be resolved: {error}",
+                hint="pass --project-dir naming a real directory",
+            ) from None
+        if not root.is_dir():
+            what = "is not a directory" if root.exists() else "does not exist"
+            raise EnvironmentProblem(f"project directory {root} {what}", hint="pass --project-dir")
         resolved = tuple(p if p.is_absolute() else root / p for p in map(Path, files))
         for path in resolved or (root / default_compose_file(root),):
             if not path.is_file():
+                message = (
+                    f"compose file {path} is not a regular file"
+                    if path.exists()
+                    else f"no compose file {path}"
+                )
                 raise EnvironmentProblem(
-                    f"no compose file {path}",
+                    message,
                     hint="run from the repository root, or pass --project-dir / --file",
                 )
         env_path: Path | None = None
