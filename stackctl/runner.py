@@ -11,6 +11,7 @@ every compose child group, and both end the command as an interrupt.
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import signal
 import sys
@@ -62,16 +63,21 @@ def forwarded_signals() -> Iterator[None]:
             signal.signal(sig, handler)
 
 
-def _open_closed_streams() -> None:
+def _usable_streams() -> None:
     """A standard stream closed by the caller (``>&-``) becomes /dev/null, never a crash.
 
     The lowest free descriptor is taken, so a closed fd 1 or 2 is reopened on
     /dev/null and compose children inherit a usable one too.
     """
     for name in ("stdout", "stderr"):
-        if getattr(sys, name) is None:
+        stream = getattr(sys, name)
+        if stream is None:
             descriptor = os.open(os.devnull, os.O_WRONLY)
             setattr(sys, name, os.fdopen(descriptor, "w", encoding="utf-8"))
+        elif isinstance(stream, io.TextIOWrapper):
+            # An ASCII-only stdout (PYTHONIOENCODING=ascii, some CI) shows \xe9, never crashes.
+            with contextlib.suppress(ValueError, OSError):
+                stream.reconfigure(errors="backslashreplace")
 
 
 def _silence_stdout() -> None:
@@ -96,7 +102,7 @@ def _describe_os_error(error: OSError) -> str:
 
 def execute(command: Command[Any], raw: Raw, *, debug: bool = False) -> int:
     """Parse, run and report ``command``; return its exit code under the contract."""
-    _open_closed_streams()
+    _usable_streams()
     try:
         with forwarded_signals():
             try:
