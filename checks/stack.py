@@ -130,14 +130,18 @@ class _Reader:
         self.order: list[str] = []
         self.declarations: dict[str, list[Declaration]] = {}
         self.units = 0
+        self.too_deep: set[str] = set()
 
     def read(self, relative: str) -> Mapping[str, Any]:
         if relative not in self.raw:
             text = _read_text(self.project_dir / relative)
             try:
                 data = yaml.safe_load(text) or {}
-            except (yaml.YAMLError, RecursionError):
+            except yaml.YAMLError:
                 data = {}  # compose reports the syntax error itself, with its line
+            except RecursionError:
+                data = {}
+                self.too_deep.add(relative)
             self.texts[relative] = text
             self.raw[relative] = data if isinstance(data, Mapping) else {}
         return self.raw[relative]
@@ -146,6 +150,9 @@ class _Reader:
         if relative in self.order:  # compose refuses include cycles; never loop here
             return
         data = self.read(relative)
+        if relative in self.too_deep:
+            # A file compose loads but Python cannot parse: stop rather than judge it empty.
+            raise RecursionError(f"{relative} nests deeper than the YAML reader can follow")
         self.order.append(relative)
         for name, (file, line) in declared_services(relative, self.texts[relative], data).items():
             self.declarations.setdefault(name, []).append(Declaration(file, line, unit))

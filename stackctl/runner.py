@@ -130,11 +130,12 @@ def execute(command: Command[Any], raw: Raw, *, debug: bool = False) -> int:
         # stdout's reader left while output was streaming (``logs | head``): that is its choice.
         _silence_stdout()
         return OK
-    except RecursionError:
+    except RecursionError as error:
         if debug:
             traceback.print_exc()
+        where = "" if str(error).startswith("maximum recursion") else f": {error}"
         print(
-            "error: the project nests YAML or JSON too deeply to read"
+            f"error: the project nests YAML or JSON too deeply to read{one_line(where)}"
             "\n  hint: flatten the deepest value (often under an x- extension field)",
             file=sys.stderr,
         )
