@@ -140,6 +140,14 @@ CASES = [
         "STACKCTL_COMPOSE_MEMORY_MB='1e20' is not a number from 1024 to",
         env={"STACKCTL_COMPOSE_MEMORY_MB": "1e20"},
     ),
+    # an empty value is a usage error, as for every other text flag
+    Case(
+        "deploy-probe-image-empty",
+        SCR,
+        ("deploy", "--profiles", "core", "--probe-image", ""),
+        2,
+        "--probe-image is empty",
+    ),
     # the project directory and files are not what they claim to be
     Case(
         "project-dir-is-file",
