@@ -166,6 +166,9 @@ CASES = [
         setup=project_dir_loops,
     ),
     Case("compose-file-is-dir", MOD, ("check", "-f", "infra"), 2, "infra is not a regular file"),
+    # under invoke, -f after a task is the task's --file, not invoke's --config
+    Case("invoke-short-file-flag", INV, ("check", "-f", "infra"), 2, "infra is not a regular file"),
+    Case("invoke-short-file-yml", INV, ("validate", "-f", "nosuch.yml"), 2, "no compose file"),
     Case(
         "project-dir-name-too-long",
         SCR,
