@@ -223,6 +223,12 @@ def scaffold(
     specs = list(specs)
     found = [(spec, inspect(spec, root)) for spec in specs]
     refused = [spec for spec, status in found if status in REFUSED]
+    for spec in refused if not check else []:
+        if spec.path.parent.is_symlink():  # the most precise reason first
+            raise EnvironmentProblem(
+                f"secrets directory {spec.path.parent} is a symlink; refusing to write through it",
+                hint=WRITE_HINT,
+            )
     if refused and not check:
         listed = ", ".join(str(spec.path) for spec in refused)
         outside = any(status == OUTSIDE for _, status in found)
