@@ -28,13 +28,33 @@ CONFIG_MAX_BYTES = 256 * 1024
 
 
 def parse_env_file(text: str) -> dict[str, str]:
+    """``KEY=value`` pairs of an env file, read as leniently as compose reads them.
+
+    A byte-order mark, ``export`` prefixes, CRLF endings, quotes and `` #`` comments
+    after an unquoted value are tolerated; a quoted value may span lines.
+    """
     values: dict[str, str] = {}
-    for raw in text.splitlines():
+    lines = iter(text.removeprefix("\ufeff").splitlines())
+    for raw in lines:
         line = raw.strip()
         if not line or line.startswith("#") or "=" not in line:
             continue
-        key, _, value = line.removeprefix("export ").partition("=")
-        values[key.strip()] = value.strip().strip("'\"")
+        key, _, value = line.partition("=")
+        key = key.strip()
+        if key.startswith("export") and key[6:7].isspace():
+            key = key[6:].strip()
+        value = value.strip()
+        quote = value[:1]
+        if quote in {"'", '"'}:
+            while len(value) < 2 or not value.endswith(quote):
+                following = next(lines, None)
+                if following is None:
+                    break
+                value += "\n" + following.rstrip("\r")
+            value = value[1:-1] if len(value) >= 2 and value.endswith(quote) else value[1:]
+        else:
+            value = value.split(" #", 1)[0].rstrip()  # an inline comment, as compose reads it
+        values[key] = value
     return values
 
 
@@ -136,6 +156,18 @@ def read_config_files(project_dir: Path) -> dict[str, str]:
     return found
 
 
+def _read_text(path: Path) -> str:
+    """A file's text for facts and locations; unreadable or non-UTF-8 bytes never stop a check.
+
+    Compose itself rejects a file it loads that cannot be read; files found on
+    disk that nothing loads (a data folder, a vendored copy) must not matter.
+    """
+    try:
+        return path.read_bytes().decode("utf-8", errors="replace") if path.is_file() else ""
+    except OSError:
+        return ""
+
+
 class _Reader:
     """Reads compose files once each, following ``include`` from the files compose loads."""
 
@@ -146,15 +178,18 @@ class _Reader:
         self.order: list[str] = []
         self.declarations: dict[str, list[Declaration]] = {}
         self.units = 0
+        self.too_deep: set[str] = set()
 
     def read(self, relative: str) -> Mapping[str, Any]:
         if relative not in self.raw:
-            path = self.project_dir / relative
-            text = path.read_text(encoding="utf-8") if path.is_file() else ""
+            text = _read_text(self.project_dir / relative)
             try:
                 data = yaml.load(text, Loader=_SAFE_LOADER) or {}
             except yaml.YAMLError:
                 data = {}  # compose reports the syntax error itself, with its line
+            except RecursionError:
+                data = {}
+                self.too_deep.add(relative)
             self.texts[relative] = text
             self.raw[relative] = data if isinstance(data, Mapping) else {}
         return self.raw[relative]
@@ -163,6 +198,9 @@ class _Reader:
         if relative in self.order:  # compose refuses include cycles; never loop here
             return
         data = self.read(relative)
+        if relative in self.too_deep:
+            # A file compose loads but Python cannot parse: stop rather than judge it empty.
+            raise RecursionError(f"{relative} nests deeper than the YAML reader can follow")
         self.order.append(relative)
         for name, (file, line) in declared_services(relative, self.texts[relative], data).items():
             self.declarations.setdefault(name, []).append(Declaration(file, line, unit))
@@ -205,7 +243,7 @@ def inside(project_dir: Path, path: Path) -> str | None:
     """``path`` relative to the project, or None when it resolves outside of it."""
     try:
         return path.resolve().relative_to(project_dir.resolve()).as_posix()
-    except ValueError:
+    except (ValueError, OSError, RuntimeError):  # outside, or a symlink loop
         return None
 
 
@@ -269,8 +307,7 @@ class ProjectFacts:
             # Where compose takes the definition from: a -f file wins, else the first include.
             chosen = next((d for d in places if d.unit == 0), places[0])
             sources[service] = (chosen.file, chosen.line)
-        env_path = project_dir / ".env.example"
-        env_text = env_path.read_text(encoding="utf-8") if env_path.is_file() else ""
+        env_text = _read_text(project_dir / ".env.example")
         root_name = given[0] if given else "docker-compose.yml"
         return cls(
             root=reader.raw.get(root_name, {}),

@@ -221,7 +221,11 @@ def load(project_dir: Path) -> tuple[list[Waiver], list[Finding]]:
     except OSError as error:
         return _file_problem(f"cannot be read: {error.strerror}")
     if stat.S_ISLNK(info.st_mode):
-        if not path.resolve().is_relative_to(project_dir.resolve()):
+        try:
+            target = path.resolve()
+        except (OSError, RuntimeError):  # a symlink loop (RuntimeError before Python 3.13)
+            return _file_problem("is a symlink loop")
+        if not target.is_relative_to(project_dir.resolve()):
             return _file_problem("is a symlink that leads outside the project")
         try:
             info = path.stat()
@@ -318,7 +322,7 @@ def _adr_exists(project_dir: Path, adr: str) -> bool:
     path = project_dir / adr
     try:
         path.resolve().relative_to(project_dir.resolve())
-    except ValueError:
+    except (ValueError, OSError, RuntimeError):  # outside, or a symlink loop
         return False
     return path.is_file()
 

@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
+from checks.stack import default_compose_file
 from stackctl.errors import ComposeAborted, EnvironmentProblem, Interrupted, UsageError, one_line
 
 # `include` arrived in 2.20; `extends` inside included files resolves relative
@@ -178,16 +179,26 @@ class Project:
         files: Sequence[Path | str] = (),
         name: str | None = None,
     ) -> Project:
-        root = Path(directory).resolve()
-        if not root.is_dir():
+        try:
+            root = Path(directory).resolve()
+        except (OSError, RuntimeError) as error:  # a symlink loop (RuntimeError before 3.13)
             raise EnvironmentProblem(
-                f"project directory {root} does not exist", hint="pass --project-dir"
-            )
+                f"project directory {directory} cannot be resolved: {error}",
+                hint="pass --project-dir naming a real directory",
+            ) from None
+        if not root.is_dir():
+            what = "is not a directory" if root.exists() else "does not exist"
+            raise EnvironmentProblem(f"project directory {root} {what}", hint="pass --project-dir")
         resolved = tuple(p if p.is_absolute() else root / p for p in map(Path, files))
-        for path in resolved or (root / ROOT_FILE,):
+        for path in resolved or (root / default_compose_file(root),):
             if not path.is_file():
+                message = (
+                    f"compose file {path} is not a regular file"
+                    if path.exists()
+                    else f"no compose file {path}"
+                )
                 raise EnvironmentProblem(
-                    f"no compose file {path}",
+                    message,
                     hint="run from the repository root, or pass --project-dir / --file",
                 )
         env_path: Path | None = None
@@ -196,13 +207,14 @@ class Project:
             if not env_path.is_absolute():
                 env_path = root / env_path
             _readable_text_file(
-                env_path, "env file", "copy .env.example to .env, or pass --env-file"
+                env_path, "env file", "create it (e.g. copy .env.example), or pass --env-file"
             )
         return cls(directory=root, env_file=env_path, files=resolved, name=name)
 
     @property
     def compose_files(self) -> tuple[Path, ...]:
-        return self.files or (self.directory / ROOT_FILE,)
+        # Without -f, the file compose itself would pick (compose.yaml first, as compose does).
+        return self.files or (self.directory / default_compose_file(self.directory),)
 
     @property
     def root_path(self) -> Path:
@@ -218,6 +230,9 @@ DEFAULT_TIMEOUT = 300.0
 # (measured: 512 MB fails, 1 GB renders the whole stack), so the floor is 1 GB.
 DEFAULT_MEMORY_MB = 2048
 MINIMUM_MEMORY_MB = 1024
+# Upper bounds keep huge values inside what the OS calls accept (timeouts, rlimits).
+MAXIMUM_TIMEOUT = 7 * 86_400.0
+MAXIMUM_MEMORY_MB = 1 << 30
 KILL_GRACE = 5.0
 
 
@@ -232,12 +247,18 @@ class Bounds:
     def from_env(cls, env: Mapping[str, str] | None = None) -> Bounds:
         env = os.environ if env is None else env
         return cls(
-            timeout=_positive(env, TIMEOUT_VARIABLE, DEFAULT_TIMEOUT, minimum=1.0),
-            memory_mb=int(_positive(env, MEMORY_VARIABLE, DEFAULT_MEMORY_MB, MINIMUM_MEMORY_MB)),
+            timeout=_bounded(env, TIMEOUT_VARIABLE, DEFAULT_TIMEOUT, 1.0, MAXIMUM_TIMEOUT),
+            memory_mb=int(
+                _bounded(
+                    env, MEMORY_VARIABLE, DEFAULT_MEMORY_MB, MINIMUM_MEMORY_MB, MAXIMUM_MEMORY_MB
+                )
+            ),
         )
 
 
-def _positive(env: Mapping[str, str], name: str, default: float, minimum: float) -> float:
+def _bounded(
+    env: Mapping[str, str], name: str, default: float, minimum: float, maximum: float
+) -> float:
     raw = env.get(name, "").strip()
     if not raw:
         return default
@@ -245,9 +266,9 @@ def _positive(env: Mapping[str, str], name: str, default: float, minimum: float)
         value = float(raw)
     except ValueError:
         value = -1.0
-    if not value >= minimum or value != value or value == float("inf"):
+    if not minimum <= value <= maximum:  # also false for nan
         raise UsageError(
-            f"{name}={raw!r} is not a number of at least {minimum:g}",
+            f"{name}={raw!r} is not a number from {minimum:g} to {maximum:.0f}",
             hint=f"unset {name} for the default ({default:g})",
         )
     return value

@@ -17,7 +17,11 @@ def one_line(text: str, limit: int = MESSAGE_LIMIT) -> str:
     """Fold ``text`` onto one readable line: no control bytes, no flood of escapes."""
     printable = "".join(ch if ch.isprintable() else " " for ch in text.replace("\\n", " "))
     folded = " ".join(printable.split())
-    return folded if len(folded) <= limit else folded[: limit - 1] + "…"
+    if len(folded) <= limit:
+        return folded
+    # Cut in the middle: a long path must not push the reason at the end off the line.
+    tail = limit // 3
+    return folded[: limit - tail - 1] + "…" + folded[-tail:]
 
 
 class StackError(Exception):

@@ -19,6 +19,25 @@ from stackctl.commands import Command, all_commands
 from stackctl.runner import debug_from_env, execute
 
 
+class _Task(Task[Any]):
+    """A task whose declared short flags (``-f``) are its own.
+
+    Without them invoke reads ``-f`` after a task name as its own ``--config``
+    and silently loads the compose file as invoke configuration.
+    """
+
+    def __init__(self, *args: Any, short_flags: dict[str, str], **kwargs: Any) -> None:
+        self.short_flags = short_flags
+        super().__init__(*args, **kwargs)
+
+    def arg_opts(self, name: str, default: str, taken_names: set[str]) -> dict[str, Any]:
+        opts: dict[str, Any] = super().arg_opts(name, default, taken_names)
+        short = self.short_flags.get(name)
+        if short is not None and short not in taken_names:
+            opts["names"].append(short)
+        return opts
+
+
 def _default(kind: str) -> bool | None:
     return False if kind == "flag" else None
 
@@ -42,8 +61,9 @@ def task_for(command: Command[Any]) -> Task[Any]:
     body.__doc__ = command.doc
     short_name = command.name.rpartition(".")[2]
     body.__name__ = short_name.replace("-", "_")
-    return Task(
+    return _Task(
         body,
+        short_flags={o.name: o.short for o in command.options if o.short},
         name=short_name,
         help={option.name.replace("_", "-"): option.help for option in command.options},
         iterable=[option.name for option in command.options if option.kind == "list"],

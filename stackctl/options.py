@@ -52,7 +52,12 @@ class Option:
 def project_options(env_help: str) -> tuple[Option, ...]:
     return (
         Option("project_dir", "text", "project directory (default: the current directory)"),
-        Option("file", "list", "compose file (repeatable; default: docker-compose.yml)", short="f"),
+        Option(
+            "file",
+            "list",
+            "compose file (repeatable; default: the one compose picks, e.g. docker-compose.yml)",
+            short="f",
+        ),
         Option("env_file", "text", env_help),
         Option(
             "project_name",

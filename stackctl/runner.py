@@ -11,6 +11,7 @@ every compose child group, and both end the command as an interrupt.
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import signal
 import sys
@@ -22,7 +23,7 @@ from typing import Any
 
 from stackctl import compose
 from stackctl.commands import Command
-from stackctl.errors import INTERRUPTED, USAGE, Interrupted, StackError, one_line
+from stackctl.errors import INTERRUPTED, OK, USAGE, Interrupted, StackError, one_line
 from stackctl.model import render_cache
 from stackctl.options import Raw
 from stackctl.reporting import emit, render
@@ -64,6 +65,35 @@ def forwarded_signals() -> Iterator[None]:
             signal.signal(sig, handler)
 
 
+def _usable_streams() -> None:
+    """A standard stream closed by the caller (``>&-``) becomes /dev/null, never a crash.
+
+    The lowest free descriptor is taken, so a closed fd 1 or 2 is reopened on
+    /dev/null and compose children inherit a usable one too.
+    """
+    for name in ("stdout", "stderr"):
+        stream = getattr(sys, name)
+        if stream is None:
+            descriptor = os.open(os.devnull, os.O_WRONLY)
+            setattr(sys, name, os.fdopen(descriptor, "w", encoding="utf-8"))
+        elif isinstance(stream, io.TextIOWrapper):
+            # An ASCII-only stdout (PYTHONIOENCODING=ascii, some CI) shows \xe9, never crashes.
+            with contextlib.suppress(ValueError, OSError):
+                stream.reconfigure(errors="backslashreplace")
+
+
+def _silence_stdout() -> None:
+    """The reader of stdout went away (``| head``): the rest of the report goes nowhere.
+
+    The descriptor itself is pointed at /dev/null so the interpreter's final
+    flush of what is still buffered cannot fail again at exit.
+    """
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    with contextlib.suppress(OSError, ValueError):
+        os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+
+
 def _describe_os_error(error: OSError) -> str:
     where = error.filename
     reason = error.strerror or str(error)
@@ -74,6 +104,7 @@ def _describe_os_error(error: OSError) -> str:
 
 def execute(command: Command[Any], raw: Raw, *, debug: bool = False) -> int:
     """Parse, run and report ``command``; return its exit code under the contract."""
+    _usable_streams()
     try:
         # One render cache per command: its parse and run never render the same twice.
         with forwarded_signals(), render_cache():
@@ -81,7 +112,12 @@ def execute(command: Command[Any], raw: Raw, *, debug: bool = False) -> int:
                 options = command.parse(raw)
                 outcome = command.run(options)
                 report_to = command.report_to(options)
-                emit(render(outcome, report_to.fmt), report_to.output)
+                try:
+                    emit(render(outcome, report_to.fmt), report_to.output)
+                    sys.stdout.flush()
+                except BrokenPipeError:
+                    # The reader stopped reading on purpose; the verdict still stands.
+                    _silence_stdout()
                 if outcome.problem is not None:
                     print(outcome.problem.render(), file=sys.stderr)
                 return outcome.exit_code
@@ -93,6 +129,20 @@ def execute(command: Command[Any], raw: Raw, *, debug: bool = False) -> int:
     except (KeyboardInterrupt, Interrupted):
         print("interrupted", file=sys.stderr)
         return INTERRUPTED
+    except BrokenPipeError:
+        # stdout's reader left while output was streaming (``logs | head``): that is its choice.
+        _silence_stdout()
+        return OK
+    except RecursionError as error:
+        if debug:
+            traceback.print_exc()
+        where = "" if str(error).startswith("maximum recursion") else f": {error}"
+        print(
+            f"error: the project nests YAML or JSON too deeply to read{one_line(where)}"
+            "\n  hint: flatten the deepest value (often under an x- extension field)",
+            file=sys.stderr,
+        )
+        return USAGE
     except OSError as error:
         if debug:
             traceback.print_exc()

@@ -88,6 +88,8 @@ def specs_from_model(model: Mapping[str, Any]) -> list[SecretSpec]:
 
 SYMLINK = "symlink (refused)"
 SPECIAL = "not a regular file (refused)"
+OUTSIDE = "outside the project (refused)"
+REFUSED = {SYMLINK, SPECIAL, OUTSIDE}
 WRITE_HINT = "make secrets/ a writable directory you own (0700), holding only regular files"
 
 
@@ -96,8 +98,23 @@ def _problem(error: OSError, path: Path) -> EnvironmentProblem:
     return EnvironmentProblem(f"{where}: {error.strerror or error}", hint=WRITE_HINT)
 
 
-def inspect(spec: SecretSpec) -> str:
+def is_outside(spec: SecretSpec, root: Path | None) -> bool:
+    """Whether the secret's folder lies outside ``root`` (absolute path, ``..``, symlinked dir).
+
+    Such a file is host state this tool must not create, chmod or replace.
+    """
+    if root is None:
+        return False
+    try:
+        return not spec.path.parent.resolve().is_relative_to(root.resolve())
+    except (OSError, RuntimeError):  # a symlink loop (RuntimeError before Python 3.13)
+        return True
+
+
+def inspect(spec: SecretSpec, root: Path | None = None) -> str:
     """The status of one secret file on disk, without reading its value or following links."""
+    if is_outside(spec, root):
+        return OUTSIDE
     try:
         info = spec.path.lstat()
     except FileNotFoundError:
@@ -192,22 +209,34 @@ def _generate(spec: SecretSpec) -> str | None:
 
 
 def scaffold(
-    specs: Iterable[SecretSpec], *, check: bool = False, fix: bool = False
+    specs: Iterable[SecretSpec],
+    *,
+    check: bool = False,
+    fix: bool = False,
+    root: Path | None = None,
 ) -> list[SecretStatus]:
     """Create every missing secret; with ``check`` change nothing, with ``fix`` tighten modes.
 
-    Symlinks and special files are never opened, written, chmodded or chowned:
-    they are reported as refused.
+    Symlinks, special files and files outside ``root`` (the project) are never
+    opened, written, chmodded or chowned: they are reported as refused.
     """
     specs = list(specs)
-    found = [(spec, inspect(spec)) for spec in specs]
-    refused = [spec for spec, status in found if status in {SYMLINK, SPECIAL}]
+    found = [(spec, inspect(spec, root)) for spec in specs]
+    refused = [spec for spec, status in found if status in REFUSED]
+    for spec in refused if not check else []:
+        if spec.path.parent.is_symlink():  # the most precise reason first
+            raise EnvironmentProblem(
+                f"secrets directory {spec.path.parent} is a symlink; refusing to write through it",
+                hint=WRITE_HINT,
+            )
     if refused and not check:
         listed = ", ".join(str(spec.path) for spec in refused)
+        outside = any(status == OUTSIDE for _, status in found)
+        what = "symlinks, special files or outside the project" if outside else ""
         raise EnvironmentProblem(
-            f"refusing to touch secrets: {len(refused)} path(s) are symlinks or special files:"
-            f" {listed}",
-            hint="replace each with a regular file, or delete it and rerun secrets.scaffold",
+            f"refusing to touch secrets: {len(refused)} path(s) are"
+            f" {what or 'symlinks or special files'}: {listed}",
+            hint="keep secret files as regular files inside the project (e.g. ./secrets/name)",
         )
     results = []
     for spec, status in found:
@@ -230,7 +259,7 @@ def scaffold(
     return results
 
 
-def rotate(specs: Iterable[SecretSpec], name: str) -> SecretStatus:
+def rotate(specs: Iterable[SecretSpec], name: str, root: Path | None = None) -> SecretStatus:
     by_name = {spec.name: spec for spec in specs}
     if name not in by_name:
         raise UsageError(f"unknown secret {name!r}", hint=f"known: {', '.join(sorted(by_name))}")
@@ -241,10 +270,10 @@ def rotate(specs: Iterable[SecretSpec], name: str) -> SecretStatus:
             f"secret {name} declares no known generator kind",
             hint=f"set one in {GENERATORS_KEY}: {', '.join(GENERATORS)}",
         )
-    if inspect(spec) in {SYMLINK, SPECIAL}:
-        raise EnvironmentProblem(
-            f"{spec.path} is a symlink or special file; refusing to rotate it", hint=WRITE_HINT
-        )
+    status = inspect(spec, root)
+    if status in REFUSED:
+        what = "outside the project" if status == OUTSIDE else "a symlink or special file"
+        raise EnvironmentProblem(f"{spec.path} is {what}; refusing to rotate it", hint=WRITE_HINT)
     try:
         _ensure_directory(spec.path.parent)
         _replace(spec, value)

@@ -49,11 +49,11 @@ def parse(raw: opt.Raw) -> SecretsOptions:
 def run(options: SecretsOptions) -> Outcome:
     compose = Compose(options.project)
     specs = secrets.specs_from_model(render(compose, ["*"]).data)
-    if options.rotate:
-        statuses = [secrets.rotate(specs, options.rotate)]
-    else:
-        statuses = secrets.scaffold(specs, check=options.check, fix=options.fix)
     base = compose.project.directory
+    if options.rotate:
+        statuses = [secrets.rotate(specs, options.rotate, root=base)]
+    else:
+        statuses = secrets.scaffold(specs, check=options.check, fix=options.fix, root=base)
     rows: Sequence[tuple[str, str, str, str]] = [
         (
             s.spec.name,

@@ -56,7 +56,10 @@ def parse_deploy(raw: opt.Raw) -> DeployOptions:
         )
     project = opt.project(raw, "ops")
     require_known_profiles(Compose(project), profiles)
-    probe_image = opt.text(raw, "probe_image") or cluster.DEFAULT_PROBE_IMAGE
+    probe_image = opt.text(raw, "probe_image")
+    if probe_image is not None and not probe_image.strip():
+        raise UsageError("--probe-image is empty", hint="name a local image, or leave the flag out")
+    probe_image = probe_image or cluster.DEFAULT_PROBE_IMAGE
     return DeployOptions(
         project,
         profiles,
