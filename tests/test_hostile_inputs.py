@@ -201,12 +201,14 @@ CASES = [
         '"subject": "vendor/compose.yml"',  # found and judged like any stray compose file
         setup=unloaded_file_not_utf8,
     ),
+    # libyaml's reader (used when PyYAML has it) follows any depth compose does, so the
+    # check runs; the pure-Python reader would stop with one line instead (runner.py).
     Case(
         "loaded-extension-too-deep",
         MOD,
         ("check",),
-        2,
-        "nests YAML or JSON too deeply",
+        0,
+        "no findings",
         setup=loaded_extension_too_deep,
     ),
     # compose's own default file name, as compose picks it
