@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import difflib
+import textwrap
 
 from checks.catalogue import rule_catalogue
+
+# An example may state the image facts it assumes under this top-level key (compose
+# ignores x-* keys); they are shown apart, as what infra/image-facts/ would hold.
+FACTS_KEY = "x-image-facts:"
+FACTS_HEADING = "Image facts assumed (records in infra/image-facts/):"
 
 
 class UnknownRule(LookupError):
@@ -13,6 +19,24 @@ class UnknownRule(LookupError):
 
 def _indent(text: str) -> str:
     return "\n".join(f"    {line}" if line else "" for line in text.splitlines())
+
+
+def split_facts(snippet: str) -> tuple[str, str]:
+    """(compose part, facts part) of an example: the facts are the ``x-image-facts``
+    block, from its top-level key to the next top-level line."""
+    compose: list[str] = []
+    facts: list[str] = []
+    in_facts = False
+    for line in snippet.splitlines():
+        if line and not line[0].isspace():
+            in_facts = line.startswith(FACTS_KEY)
+            if in_facts:
+                # A comment on the key line explains the key in docs; here the heading does.
+                rest = line.removeprefix(FACTS_KEY).partition("#")[0].strip()
+                facts += [rest] if rest else []
+                continue
+        (facts if in_facts else compose).append(line)
+    return "\n".join(compose).strip("\n"), "\n".join(facts)
 
 
 def explain(rule_id: str) -> str:
@@ -32,9 +56,17 @@ def explain(rule_id: str) -> str:
         "",
         info.doc,
     ]
-    if info.example:
-        parts += ["", "Violation:", _indent(info.example)]
-    if info.fixed:
-        parts += ["", "Fixed:", _indent(info.fixed)]
+    example, example_facts = split_facts(info.example)
+    fixed, fixed_facts = split_facts(info.fixed)
+    shared = example_facts == fixed_facts
+    if example_facts and shared:
+        parts += ["", FACTS_HEADING, _indent(textwrap.dedent(example_facts))]
+    cases = (("Violation:", example, example_facts), ("Fixed:", fixed, fixed_facts))
+    for heading, text, facts in cases:
+        if not text:
+            continue
+        parts += ["", heading, _indent(text)]
+        if facts and not shared:
+            parts += [f"  {FACTS_HEADING}", _indent(textwrap.dedent(facts))]
     parts += ["", f"Fix: {info.hint}"]
     return "\n".join(parts) + "\n"

@@ -5,7 +5,9 @@ A fixture is ``tests/fixtures/rules/<RULE-ID>.yml`` with a ``violating`` and a
 real compose binary) plus optional ``files`` and ``env`` (.env.example), or
 ``model`` (a rendered model, for inputs compose itself refuses to load).
 A case may also carry ``facts``: image facts records (as mappings), written to
-``infra/image-facts/<image>.yml`` the way the project keeps them.
+``infra/image-facts/<image>.yml`` the way the project keeps them. A ``compose``
+root may carry the same records under ``x-image-facts`` (compose ignores ``x-*``
+keys), which is how a rule's ``--explain`` example states the facts it assumes.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from checks.stack import ProjectFacts, Stack
 from stackctl.compose import Compose, Project
 from stackctl.model import render
 
+EXAMPLE_FACTS_KEY = "x-image-facts"
 RULE_FIXTURES = Path(__file__).resolve().parent / "fixtures" / "rules"
 DEFAULT_ENV = "DEFAULT_MOUNT_VOLUME_PATH=/srv/state\n"
 
@@ -43,14 +46,15 @@ def write_facts(records: list[dict[str, Any]], directory: Path) -> None:
 
 def build_stack(case: dict[str, Any], directory: Path) -> Stack:
     directory.mkdir(parents=True, exist_ok=True)
-    if case.get("facts"):
-        write_facts(case["facts"], directory)
+    root = case.get("compose") or {"services": {}}
+    records = [*(case.get("facts") or []), *(root.get(EXAMPLE_FACTS_KEY) or [])]
+    if records:
+        write_facts(records, directory)
     (directory / ".env.example").write_text(case.get("env", DEFAULT_ENV), encoding="utf-8")
     for relative, content in (case.get("files") or {}).items():
         path = directory / relative
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(content, encoding="utf-8")
-    root = case.get("compose") or {"services": {}}
     (directory / "docker-compose.yml").write_text(
         yaml.safe_dump({"name": "fixture", **root}, sort_keys=False), encoding="utf-8"
     )

@@ -107,3 +107,15 @@ def test_registry_examples_fail_and_their_fixes_do_not(rule_id: str) -> None:
     info = CATALOGUE[rule_id]
     assert rule_id in _registry_rules(info.example)
     assert rule_id not in _registry_rules(info.fixed)
+
+
+def test_image_rule_examples_show_the_facts_they_assume_apart_from_compose() -> None:
+    text = explain("IMG-004")
+    facts_at = text.index("Image facts assumed (records in infra/image-facts/):")
+    assert facts_at < text.index("Violation:") < text.index("Fixed:")
+    assert '- image: "example/app:1.0"' in text[facts_at:]
+    assert "x-image-facts" not in text
+    # Different facts for the violation and the fix are shown under each.
+    differing = explain("IMG-002")
+    assert differing.count("Image facts assumed") == 2
+    assert "sources: {" not in differing.split("Fixed:")[0].split("Violation:")[1]

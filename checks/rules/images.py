@@ -138,6 +138,38 @@ def with_facts(stack: Stack) -> Iterator[tuple[str, Mapping[str, Any], ImageFact
     severity=Severity.HIGH,
     title="every image has a facts record for its exact reference",
     hint="review the image at this tag and add infra/image-facts/<image>.yml (see its README)",
+    example="""
+    x-image-facts:  # the records infra/image-facts/ holds for this example
+      - image: "example/app:1.0"
+        reviewed: 2026-11-26
+        sources: {dockerfile: "example/app@v1.0:Dockerfile"}
+        shell: {kind: busybox, source: dockerfile}
+        tools: [{name: wget, source: dockerfile}]
+        user: {default: "1000:1000", runtime: "1000:1000", source: dockerfile}
+        entrypoint: {needs_root: false, switches_with: none, runs_as_any_user: true,
+                     source: dockerfile}
+        file_capabilities: []
+        file_env: {honoured: [], source: dockerfile}
+        writable_paths: []
+    services:
+      app: {image: "example/app:1.1"}
+    """,
+    fixed="""
+    x-image-facts:  # the records infra/image-facts/ holds for this example
+      - image: "example/app:1.0"
+        reviewed: 2026-11-26
+        sources: {dockerfile: "example/app@v1.0:Dockerfile"}
+        shell: {kind: busybox, source: dockerfile}
+        tools: [{name: wget, source: dockerfile}]
+        user: {default: "1000:1000", runtime: "1000:1000", source: dockerfile}
+        entrypoint: {needs_root: false, switches_with: none, runs_as_any_user: true,
+                     source: dockerfile}
+        file_capabilities: []
+        file_env: {honoured: [], source: dockerfile}
+        writable_paths: []
+    services:
+      app: {image: "example/app:1.0"}
+    """,
 )
 def facts_record_present(stack: Stack) -> Iterator[Hit]:
     """Each service's image reference has a record in ``infra/image-facts/``.
@@ -166,6 +198,38 @@ def facts_record_present(stack: Stack) -> Iterator[Hit]:
     severity=Severity.HIGH,
     title="facts records are well-formed and cite their sources",
     hint="follow the schema in infra/image-facts/README.md; every fact names a source",
+    example="""
+    x-image-facts:  # the records infra/image-facts/ holds for this example
+      - image: "example/app:1.0"
+        reviewed: 2026-11-26
+        # no sources: the facts below cite nothing that can be checked
+        shell: {kind: busybox, source: dockerfile}
+        tools: [{name: wget, source: dockerfile}]
+        user: {default: "1000:1000", runtime: "1000:1000", source: dockerfile}
+        entrypoint: {needs_root: false, switches_with: none, runs_as_any_user: true,
+                     source: dockerfile}
+        file_capabilities: []
+        file_env: {honoured: [], source: dockerfile}
+        writable_paths: []
+    services:
+      app: {image: "example/app:1.0"}
+    """,
+    fixed="""
+    x-image-facts:  # the records infra/image-facts/ holds for this example
+      - image: "example/app:1.0"
+        reviewed: 2026-11-26
+        sources: {dockerfile: "example/app@v1.0:Dockerfile"}
+        shell: {kind: busybox, source: dockerfile}
+        tools: [{name: wget, source: dockerfile}]
+        user: {default: "1000:1000", runtime: "1000:1000", source: dockerfile}
+        entrypoint: {needs_root: false, switches_with: none, runs_as_any_user: true,
+                     source: dockerfile}
+        file_capabilities: []
+        file_env: {honoured: [], source: dockerfile}
+        writable_paths: []
+    services:
+      app: {image: "example/app:1.0"}
+    """,
 )
 def facts_records_valid(stack: Stack) -> Iterator[Hit]:
     """Every record parses, has the required keys (``image``, ``reviewed``, ``sources``,
@@ -191,6 +255,38 @@ def facts_records_valid(stack: Stack) -> Iterator[Hit]:
     severity=Severity.LOW,
     title="no facts record for an image nothing runs",
     hint="delete the record, or pin the service back to the reviewed reference",
+    example="""
+    x-image-facts:  # the records infra/image-facts/ holds for this example
+      - image: "example/app:1.0"
+        reviewed: 2026-11-26
+        sources: {dockerfile: "example/app@v1.0:Dockerfile"}
+        shell: {kind: busybox, source: dockerfile}
+        tools: [{name: wget, source: dockerfile}]
+        user: {default: "1000:1000", runtime: "1000:1000", source: dockerfile}
+        entrypoint: {needs_root: false, switches_with: none, runs_as_any_user: true,
+                     source: dockerfile}
+        file_capabilities: []
+        file_env: {honoured: [], source: dockerfile}
+        writable_paths: []
+    services:
+      app: {image: "example/app:1.1"}
+    """,
+    fixed="""
+    x-image-facts:  # the records infra/image-facts/ holds for this example
+      - image: "example/app:1.0"
+        reviewed: 2026-11-26
+        sources: {dockerfile: "example/app@v1.0:Dockerfile"}
+        shell: {kind: busybox, source: dockerfile}
+        tools: [{name: wget, source: dockerfile}]
+        user: {default: "1000:1000", runtime: "1000:1000", source: dockerfile}
+        entrypoint: {needs_root: false, switches_with: none, runs_as_any_user: true,
+                     source: dockerfile}
+        file_capabilities: []
+        file_env: {honoured: [], source: dockerfile}
+        writable_paths: []
+    services:
+      app: {image: "example/app:1.0"}
+    """,
 )
 def stale_facts_records(stack: Stack) -> Iterator[Hit]:
     """A record whose image no service uses is left over from a tag bump. Judged only
@@ -317,6 +413,42 @@ def healthcheck_problems(test: list[str], facts: ImageFacts) -> Iterator[tuple[s
     severity=Severity.HIGH,
     title="the healthcheck can run inside its image",
     hint="probe with a tool the image ships (see docs/images.md), or the app's own health command",
+    example="""
+    x-image-facts:  # the records infra/image-facts/ holds for this example
+      - image: "example/app:1.0"
+        reviewed: 2026-11-26
+        sources: {dockerfile: "example/app@v1.0:Dockerfile"}
+        shell: {kind: busybox, source: dockerfile}
+        tools: [{name: wget, source: dockerfile}]
+        user: {default: "1000:1000", runtime: "1000:1000", source: dockerfile}
+        entrypoint: {needs_root: false, switches_with: none, runs_as_any_user: true,
+                     source: dockerfile}
+        file_capabilities: []
+        file_env: {honoured: [], source: dockerfile}
+        writable_paths: []
+    services:
+      app:
+        image: "example/app:1.0"
+        healthcheck: {test: [CMD, curl, -fsS, "http://127.0.0.1:8080/health"]}
+    """,
+    fixed="""
+    x-image-facts:  # the records infra/image-facts/ holds for this example
+      - image: "example/app:1.0"
+        reviewed: 2026-11-26
+        sources: {dockerfile: "example/app@v1.0:Dockerfile"}
+        shell: {kind: busybox, source: dockerfile}
+        tools: [{name: wget, source: dockerfile}]
+        user: {default: "1000:1000", runtime: "1000:1000", source: dockerfile}
+        entrypoint: {needs_root: false, switches_with: none, runs_as_any_user: true,
+                     source: dockerfile}
+        file_capabilities: []
+        file_env: {honoured: [], source: dockerfile}
+        writable_paths: []
+    services:
+      app:
+        image: "example/app:1.0"
+        healthcheck: {test: [CMD, wget, -q, -O, /dev/null, "http://127.0.0.1:8080/health"]}
+    """,
 )
 def healthcheck_runs_in_image(stack: Stack) -> Iterator[Hit]:
     """A healthcheck that cannot run keeps the service unhealthy forever, so
@@ -366,6 +498,42 @@ def file_env_wrapper(stack: Stack, spec: Mapping[str, Any]) -> str:
     severity=Severity.HIGH,
     title="every *_FILE variable is honoured by the image or the file-env wrapper",
     hint="use a variable the image reads, or run it through infra/common/file-env.sh",
+    example="""
+    x-image-facts:  # the records infra/image-facts/ holds for this example
+      - image: "example/app:1.0"
+        reviewed: 2026-11-26
+        sources: {dockerfile: "example/app@v1.0:Dockerfile"}
+        shell: {kind: busybox, source: dockerfile}
+        tools: [{name: wget, source: dockerfile}]
+        user: {default: "1000:1000", runtime: "1000:1000", source: dockerfile}
+        entrypoint: {needs_root: false, switches_with: none, runs_as_any_user: true,
+                     source: dockerfile}
+        file_capabilities: []
+        file_env: {honoured: [APP_PASSWORD_FILE], source: dockerfile}
+        writable_paths: []
+    services:
+      app:
+        image: "example/app:1.0"
+        environment: {APP_PASS_FILE: /run/secrets/app_password}
+    """,
+    fixed="""
+    x-image-facts:  # the records infra/image-facts/ holds for this example
+      - image: "example/app:1.0"
+        reviewed: 2026-11-26
+        sources: {dockerfile: "example/app@v1.0:Dockerfile"}
+        shell: {kind: busybox, source: dockerfile}
+        tools: [{name: wget, source: dockerfile}]
+        user: {default: "1000:1000", runtime: "1000:1000", source: dockerfile}
+        entrypoint: {needs_root: false, switches_with: none, runs_as_any_user: true,
+                     source: dockerfile}
+        file_capabilities: []
+        file_env: {honoured: [APP_PASSWORD_FILE], source: dockerfile}
+        writable_paths: []
+    services:
+      app:
+        image: "example/app:1.0"
+        environment: {APP_PASSWORD_FILE: /run/secrets/app_password}
+    """,
 )
 def file_env_honoured(stack: Stack) -> Iterator[Hit]:
     """A ``*_FILE`` variable the image does not read does nothing: the app starts
@@ -427,6 +595,44 @@ def owner_matches(expected: str, label: str) -> bool:
     severity=Severity.HIGH,
     title="state directories are owned by the user the container runs as",
     hint='label the service org.platform.state-owner: "<uid>:<gid>" of its runtime user',
+    example="""
+    x-image-facts:  # the records infra/image-facts/ holds for this example
+      - image: "example/app:1.0"
+        reviewed: 2026-11-26
+        sources: {dockerfile: "example/app@v1.0:Dockerfile"}
+        shell: {kind: busybox, source: dockerfile}
+        tools: [{name: wget, source: dockerfile}]
+        user: {default: "1000:1000", runtime: "1000:1000", source: dockerfile}
+        entrypoint: {needs_root: false, switches_with: none, runs_as_any_user: true,
+                     source: dockerfile}
+        file_capabilities: []
+        file_env: {honoured: [], source: dockerfile}
+        writable_paths: []
+    services:
+      app:
+        image: "example/app:1.0"
+        labels: {org.platform.state-owner: "0:0"}
+        volumes: ["${DEFAULT_MOUNT_VOLUME_PATH}/app:/data"]
+    """,
+    fixed="""
+    x-image-facts:  # the records infra/image-facts/ holds for this example
+      - image: "example/app:1.0"
+        reviewed: 2026-11-26
+        sources: {dockerfile: "example/app@v1.0:Dockerfile"}
+        shell: {kind: busybox, source: dockerfile}
+        tools: [{name: wget, source: dockerfile}]
+        user: {default: "1000:1000", runtime: "1000:1000", source: dockerfile}
+        entrypoint: {needs_root: false, switches_with: none, runs_as_any_user: true,
+                     source: dockerfile}
+        file_capabilities: []
+        file_env: {honoured: [], source: dockerfile}
+        writable_paths: []
+    services:
+      app:
+        image: "example/app:1.0"
+        labels: {org.platform.state-owner: "1000:1000"}
+        volumes: ["${DEFAULT_MOUNT_VOLUME_PATH}/app:/data"]
+    """,
 )
 def state_owner(stack: Stack) -> Iterator[Hit]:
     """``invoke up`` creates each writable bind under ``${DEFAULT_MOUNT_VOLUME_PATH}``
@@ -483,6 +689,40 @@ def state_owner(stack: Stack) -> Iterator[Hit]:
     severity=Severity.HIGH,
     title="binaries with file capabilities get those capabilities",
     hint="add the capability to cap_add and register it in infra/exceptions.yml with an ADR",
+    example="""
+    x-image-facts:  # the records infra/image-facts/ holds for this example
+      - image: "example/app:1.0"
+        reviewed: 2026-11-26
+        sources: {dockerfile: "example/app@v1.0:Dockerfile"}
+        shell: {kind: busybox, source: dockerfile}
+        tools: [{name: wget, source: dockerfile}]
+        user: {default: "1000:1000", runtime: "1000:1000", source: dockerfile}
+        entrypoint: {needs_root: false, switches_with: none, runs_as_any_user: true,
+                     source: dockerfile}
+        file_capabilities: [{path: /usr/bin/python3, capabilities: [NET_BIND_SERVICE],
+                             source: dockerfile}]
+        file_env: {honoured: [], source: dockerfile}
+        writable_paths: []
+    services:
+      app: {image: "example/app:1.0", cap_drop: [ALL]}
+    """,
+    fixed="""
+    x-image-facts:  # the records infra/image-facts/ holds for this example
+      - image: "example/app:1.0"
+        reviewed: 2026-11-26
+        sources: {dockerfile: "example/app@v1.0:Dockerfile"}
+        shell: {kind: busybox, source: dockerfile}
+        tools: [{name: wget, source: dockerfile}]
+        user: {default: "1000:1000", runtime: "1000:1000", source: dockerfile}
+        entrypoint: {needs_root: false, switches_with: none, runs_as_any_user: true,
+                     source: dockerfile}
+        file_capabilities: [{path: /usr/bin/python3, capabilities: [NET_BIND_SERVICE],
+                             source: dockerfile}]
+        file_env: {honoured: [], source: dockerfile}
+        writable_paths: []
+    services:
+      app: {image: "example/app:1.0", cap_drop: [ALL], cap_add: [NET_BIND_SERVICE]}
+    """,
 )
 def file_capabilities_granted(stack: Stack) -> Iterator[Hit]:
     """A binary carrying file capabilities (``setcap``) cannot be executed when the
@@ -512,6 +752,38 @@ def file_capabilities_granted(stack: Stack) -> Iterator[Hit]:
     severity=Severity.HIGH,
     title="no service runs as root",
     hint="set user: to the image's unprivileged uid:gid, or register the exception with an ADR",
+    example="""
+    x-image-facts:  # the records infra/image-facts/ holds for this example
+      - image: "example/app:1.0"
+        reviewed: 2026-11-26
+        sources: {dockerfile: "example/app@v1.0:Dockerfile"}
+        shell: {kind: busybox, source: dockerfile}
+        tools: [{name: wget, source: dockerfile}]
+        user: {default: "0:0", runtime: "0:0", source: dockerfile}
+        entrypoint: {needs_root: false, switches_with: none, runs_as_any_user: true,
+                     source: dockerfile}
+        file_capabilities: []
+        file_env: {honoured: [], source: dockerfile}
+        writable_paths: []
+    services:
+      app: {image: "example/app:1.0"}
+    """,
+    fixed="""
+    x-image-facts:  # the records infra/image-facts/ holds for this example
+      - image: "example/app:1.0"
+        reviewed: 2026-11-26
+        sources: {dockerfile: "example/app@v1.0:Dockerfile"}
+        shell: {kind: busybox, source: dockerfile}
+        tools: [{name: wget, source: dockerfile}]
+        user: {default: "0:0", runtime: "0:0", source: dockerfile}
+        entrypoint: {needs_root: false, switches_with: none, runs_as_any_user: true,
+                     source: dockerfile}
+        file_capabilities: []
+        file_env: {honoured: [], source: dockerfile}
+        writable_paths: []
+    services:
+      app: {image: "example/app:1.0", user: "1000:1000"}
+    """,
 )
 def runs_as_root(stack: Stack) -> Iterator[Hit]:
     """A service runs as root when ``user:`` is ``root``, ``0``, ``0:0``,
@@ -606,6 +878,20 @@ def service_texts(stack: Stack, spec: Mapping[str, Any]) -> Iterator[tuple[str, 
     severity=Severity.MEDIUM,
     title="URLs between services name a real service and its port",
     hint="use http://<service>:<container port> as the target service listens on",
+    example="""
+    services:
+      api: {image: "example/api:1.0", expose: ["8080"]}
+      web:
+        image: "example/web:1.0"
+        environment: {API_URL: "http://api:9000/v1"}
+    """,
+    fixed="""
+    services:
+      api: {image: "example/api:1.0", expose: ["8080"]}
+      web:
+        image: "example/web:1.0"
+        environment: {API_URL: "http://api:8080/v1"}
+    """,
 )
 def service_urls(stack: Stack) -> Iterator[Hit]:
     """A URL in a service's environment, command or mounted config whose host is a
@@ -690,6 +976,26 @@ def same_origin(issuer: str, advertised: str) -> bool:
     severity=Severity.HIGH,
     title="an OIDC issuer matches what the provider advertises",
     hint="give the issuer the provider advertises (KC_HOSTNAME + /realms/<realm>)",
+    example="""
+    services:
+      keycloak:
+        image: "quay.io/keycloak/keycloak:26.1.4"
+        command: [start, "--hostname=https://auth.example.com"]
+      oauth2-proxy:
+        image: "quay.io/oauth2-proxy/oauth2-proxy:v7.8.1"
+        environment:
+          OAUTH2_PROXY_OIDC_ISSUER_URL: "http://keycloak:8080/realms/platform"
+    """,
+    fixed="""
+    services:
+      keycloak:
+        image: "quay.io/keycloak/keycloak:26.1.4"
+        command: [start, "--hostname=https://auth.example.com"]
+      oauth2-proxy:
+        image: "quay.io/oauth2-proxy/oauth2-proxy:v7.8.1"
+        environment:
+          OAUTH2_PROXY_OIDC_ISSUER_URL: "https://auth.example.com/realms/platform"
+    """,
 )
 def oidc_issuer(stack: Stack) -> Iterator[Hit]:
     """An OIDC client checks that the discovery document's ``issuer`` equals the
