@@ -28,13 +28,20 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
 from checks.stack import default_compose_file
-from stackctl.errors import ComposeAborted, EnvironmentProblem, Interrupted, UsageError, one_line
+from stackctl.errors import (
+    ComposeAborted,
+    EnvironmentProblem,
+    Interrupted,
+    StackError,
+    UsageError,
+    one_line,
+)
 
 # `include` arrived in 2.20; `extends` inside included files resolves relative
 # to the including file only from 2.24.6 (docker/compose#11412).
@@ -373,6 +380,36 @@ def spawn_child(
     return process
 
 
+def run_child(
+    argv: Sequence[str],
+    *,
+    cwd: Path | None,
+    env: Mapping[str, str],
+    bounds: Bounds,
+    timed_out: Callable[[], StackError],
+    capture: bool = True,
+    hint: str = INSTALL_HINT,
+) -> subprocess.CompletedProcess[str]:
+    """Run a bounded child to its end; past ``bounds.timeout`` its group is stopped and
+    ``timed_out()`` is raised. However this ends, the child does not outlive it."""
+    pipe = subprocess.PIPE if capture else None
+    process = spawn_child(
+        argv, cwd=cwd, env=env, bounds=bounds, stdout=pipe, stderr=pipe, hint=hint
+    )
+    try:
+        stdout, stderr = process.communicate(timeout=bounds.timeout)
+    except subprocess.TimeoutExpired:
+        stop_child(process, signal.SIGTERM)
+        raise timed_out() from None
+    except BaseException:
+        # Ctrl-C, SIGTERM or an error in this thread: the child goes with us.
+        stop_child(process, signal.SIGTERM)
+        raise
+    finally:
+        CHILDREN.discard(process)
+    return subprocess.CompletedProcess(list(argv), process.returncode, stdout or "", stderr or "")
+
+
 _OUT_OF_MEMORY = re.compile(r"fatal error: .*(out of memory|cannot allocate|reserve)", re.I)
 
 
@@ -427,35 +464,23 @@ class Compose:
             args = ["--ansi", "never", *args] if args and args[0] != "--ansi" else list(args)
         argv = self.command(args, profiles)
         limit = self.bounds.timeout if timeout is None else timeout
-        pipe = subprocess.PIPE if capture else None
-        process = spawn_child(
+        done = run_child(
             argv,
             cwd=self.project.directory,
             env=self.environment(),
-            bounds=self.bounds,
-            stdout=pipe,
-            stderr=pipe,
-        )
-        try:
-            stdout, stderr = process.communicate(timeout=limit)
-        except subprocess.TimeoutExpired:
-            stop_child(process, signal.SIGTERM)
-            raise ComposeAborted(
+            bounds=Bounds(limit, self.bounds.memory_mb),
+            capture=capture,
+            timed_out=lambda: ComposeAborted(
                 f"compose {_verb(args)} did not finish within {limit:g}s and was stopped",
                 hint=f"set {TIMEOUT_VARIABLE} to allow longer, or look for a loop in the files",
-            ) from None
-        except BaseException:
-            # Ctrl-C, SIGTERM or an error in this thread: the child goes with us.
-            stop_child(process, signal.SIGTERM)
-            raise
-        finally:
-            CHILDREN.discard(process)
-        if process.returncode != 0 and stderr and _OUT_OF_MEMORY.search(stderr):
+            ),
+        )
+        if done.returncode != 0 and done.stderr and _OUT_OF_MEMORY.search(done.stderr):
             raise ComposeAborted(
                 f"compose {_verb(args)} ran out of its {self.bounds.memory_mb} MB memory bound",
                 hint=f"a YAML alias bomb? else set {MEMORY_VARIABLE} higher",
             )
-        return subprocess.CompletedProcess(argv, process.returncode, stdout or "", stderr or "")
+        return done
 
     @contextlib.contextmanager
     def stream(

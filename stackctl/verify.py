@@ -14,6 +14,7 @@ Secret files are only ``stat``-ed, never read.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -860,25 +861,32 @@ def verify(
     findings: list[Finding] = []
     checked: list[tuple[str, str]] = []
     seen: set[str] = set()
+    from docker.errors import NotFound
+
+    # A container removed between listing and inspecting is gone, not an error.
     for summary in sorted(summaries, key=lambda s: str((s.get("Names") or ["?"])[0])):
         seen.add(str(summary["Id"]))
         labels = summary.get("Labels") or {}
         service = labels.get(SERVICE_LABEL, "")
-        if service in expected:
-            spec = expected[service].spec
-            observed = observe(client, summary["Id"], str(spec.get("image") or ""))
-            findings += compare(expected[service], observed)
-            checked.append((observed.name, service))
-        elif service not in hashes:  # not a service of another profile either
-            attrs = client.api.inspect_container(summary["Id"])
-            findings += unmanaged(attrs, project, hashes)
-            checked.append((str(attrs.get("Name", "?")).lstrip("/"), service or "-"))
+        with contextlib.suppress(NotFound):
+            if service in expected:
+                spec = expected[service].spec
+                observed = observe(client, summary["Id"], str(spec.get("image") or ""))
+                findings += compare(expected[service], observed)
+                checked.append((observed.name, service))
+            elif service not in hashes:  # not a service of another profile either
+                attrs = client.api.inspect_container(summary["Id"])
+                findings += unmanaged(attrs, project, hashes)
+                checked.append((str(attrs.get("Name", "?")).lstrip("/"), service or "-"))
     for network in sorted(set(expected_networks(expected))):
         for container_id in _network_members(client, network):
             if container_id in seen:
                 continue
             seen.add(container_id)
-            attrs = client.api.inspect_container(container_id)
+            try:
+                attrs = client.api.inspect_container(container_id)
+            except NotFound:
+                continue
             strangers = unmanaged(attrs, project, hashes)
             if strangers:
                 findings += strangers

@@ -47,7 +47,10 @@ def make_copy(tmp_path: Path, test_image: str, prefix: str, log_driver: str = "l
 
 
 def project_containers(engine: Any, name: str) -> list[Any]:
-    return engine.containers.list(all=True, filters={"label": f"com.docker.compose.project={name}"})
+    # ignore_removed: a container removed between listing and inspecting is simply gone.
+    return engine.containers.list(
+        all=True, filters={"label": f"com.docker.compose.project={name}"}, ignore_removed=True
+    )
 
 
 def project_networks(engine: Any, name: str) -> list[Any]:

@@ -18,7 +18,10 @@ pytestmark = pytest.mark.engine
 
 
 def project_containers(engine, name: str) -> list:
-    return engine.containers.list(all=True, filters={"label": f"com.docker.compose.project={name}"})
+    # ignore_removed: a container removed between listing and inspecting is simply gone.
+    return engine.containers.list(
+        all=True, filters={"label": f"com.docker.compose.project={name}"}, ignore_removed=True
+    )
 
 
 def project_networks(engine, name: str) -> list:

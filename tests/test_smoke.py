@@ -20,7 +20,8 @@ engine = pytest.mark.engine
 
 def smoke_projects(engine) -> set[str]:
     labels = (
-        c.labels.get("com.docker.compose.project", "") for c in engine.containers.list(all=True)
+        c.labels.get("com.docker.compose.project", "")
+        for c in engine.containers.list(all=True, ignore_removed=True)
     )
     return {label for label in labels if label.startswith("smoke-")}
 

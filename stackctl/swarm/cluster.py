@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from stackctl.compose import CHILDREN, Bounds, spawn_child, stop_child
+from stackctl.compose import CHILDREN, Bounds, run_child, spawn_child, stop_child
 from stackctl.errors import EnvironmentProblem, StackError
 from stackctl.swarm.gaps import NodeProbe
 
@@ -48,31 +48,18 @@ class Docker:
     def run(
         self, args: Sequence[str], *, timeout: float | None = None, check: bool = False
     ) -> subprocess.CompletedProcess[str]:
-        argv = [self.binary, *args]
         limit = self.timeout if timeout is None else timeout
-        process = spawn_child(
-            argv,
+        done = run_child(
+            [self.binary, *args],
             cwd=None,
             env=os.environ,
             bounds=Bounds(timeout=limit),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
             hint="install the docker CLI",
-        )
-        try:
-            stdout, stderr = process.communicate(timeout=limit)
-        except subprocess.TimeoutExpired:
-            stop_child(process, signal.SIGTERM)
-            raise EnvironmentProblem(
+            timed_out=lambda: EnvironmentProblem(
                 f"`docker {' '.join(args[:2])}` did not finish within {limit:.0f}s",
                 hint="check the engine, or raise the timeout",
-            ) from None
-        except BaseException:
-            stop_child(process, signal.SIGTERM)
-            raise
-        finally:
-            CHILDREN.discard(process)
-        done = subprocess.CompletedProcess(argv, process.returncode, stdout or "", stderr or "")
+            ),
+        )
         if check and done.returncode != 0:
             raise StackError(f"`docker {' '.join(args[:2])}` failed: {first_line(done.stderr)}")
         return done

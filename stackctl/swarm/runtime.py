@@ -94,6 +94,8 @@ def verify_stack(
         )
         for name, item in expectations(model, {}).items()
     }
+    from docker.errors import NotFound
+
     summaries = client.api.containers(filters={"label": f"{NAMESPACE_LABEL}={stack}"})
     findings: list[Finding] = []
     checked: list[tuple[str, str]] = []
@@ -104,7 +106,11 @@ def verify_stack(
         if service not in expected:
             continue
         spec = expected[service].spec
-        observed = observe_container(client, summary["Id"], str(spec.get("image") or ""))
+        try:
+            observed = observe_container(client, summary["Id"], str(spec.get("image") or ""))
+        except NotFound:
+            continue  # a task replaced between listing and inspecting
+
         findings += [f for f in compare(expected[service], observed) if _applies(f)]
         if service not in spec_secrets:
             task_spec = client.api.inspect_service(f"{stack}_{service}")["Spec"]["TaskTemplate"]
