@@ -6,6 +6,7 @@ missing, so this runs before ``up`` starts anything.
 
 from __future__ import annotations
 
+import platform
 import urllib.error
 import urllib.request
 from collections.abc import Mapping
@@ -20,7 +21,19 @@ from stackctl.engine import plugin_state
 from stackctl.report import short_list
 
 PLUGIN_ALIAS = "loki"
-PLUGIN_IMAGE = "grafana/loki-docker-driver:3.5.1"  # same line as the Loki server image
+PLUGIN_VERSION = "3.5.1"  # same line as the Loki server image
+# Loki's release workflow at v3.5.1 publishes the plugin once per architecture
+# (3.5.1-amd64, 3.5.1-arm64); a plugin has no multi-arch manifest to pick from.
+_ARCHITECTURES = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64"}
+
+
+def plugin_image(machine: str | None = None) -> str:
+    """The pinned plugin reference for this host's architecture (``uname -m``)."""
+    arch = _ARCHITECTURES.get((machine or platform.machine()).lower(), "amd64")
+    return f"grafana/loki-docker-driver:{PLUGIN_VERSION}-{arch}"
+
+
+PLUGIN_IMAGE = plugin_image()
 INSTALL_COMMAND = (
     f"docker plugin install {PLUGIN_IMAGE} --alias {PLUGIN_ALIAS} --grant-all-permissions"
 )

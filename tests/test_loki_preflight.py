@@ -86,3 +86,9 @@ def test_install_dry_run_prints_the_command() -> None:
 
     done = run(["-m", "invoke", "loki.install", "--dry-run"])
     assert done.returncode == 0 and done.stdout.strip() == loki.INSTALL_COMMAND
+
+
+def test_the_plugin_is_pinned_per_architecture() -> None:
+    assert loki.plugin_image("x86_64") == "grafana/loki-docker-driver:3.5.1-amd64"
+    assert loki.plugin_image("aarch64") == "grafana/loki-docker-driver:3.5.1-arm64"
+    assert loki.PLUGIN_IMAGE in loki.INSTALL_COMMAND

@@ -100,7 +100,7 @@ def gap_table(rows: Sequence[gaps.Gap]) -> str:
 def preflight(
     docker: cluster.Docker, deploy_plan: DeployPlan, probe_image: str, progress: Say
 ) -> list[gaps.NodeProbe]:
-    progress("preflight")
+    progress("preflight (swarm)")
     cluster.require_manager(docker)
     progress("  ok    swarm      this engine is an active manager")
     probes = cluster.probe_nodes(docker, image=probe_image, logging=deploy_plan.logging())
