@@ -10,6 +10,7 @@ option objects by the parse helpers below; every user mistake ends there as a
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import stat
@@ -190,7 +191,8 @@ EnvDefault = Literal["validation", "ops"]
 def project(raw: Raw, env_default: EnvDefault, notice: bool = True) -> Project:
     """The project directory, compose files and env file, resolved and checked once.
 
-    ``validation`` renders with ``.env.example`` unless told otherwise (VAL-OPT-001);
+    ``validation`` renders with ``.env.example`` unless told otherwise (VAL-OPT-001),
+    and with no env file at all (not even ``.env``) in a project that has none;
     ``ops`` uses ``.env`` when it exists, else ``.env.example`` with a notice.
     A ``.env`` that exists but is not a readable text file is an error, never skipped.
     """
@@ -214,6 +216,17 @@ def project(raw: Raw, env_default: EnvDefault, notice: bool = True) -> Project:
     name = text(raw, "project_name")
     if name is not None and not name.strip():
         raise UsageError("--project-name is empty", hint="name the project, or leave the flag out")
+    if (
+        env_default == "validation"
+        and text(raw, "env_file") is None
+        and not (directory / VALIDATION_ENV_FILE).exists()
+        and directory.is_dir()
+    ):
+        # Another team's project without .env.example is still checked, with an
+        # empty environment: never its .env, which compose would read by default
+        # and which may hold real credentials.
+        bare = Project.at(directory, None, values(raw, "file"), name)
+        return dataclasses.replace(bare, env_file=Path(os.devnull))
     return Project.at(directory, env_file, values(raw, "file"), name)
 
 

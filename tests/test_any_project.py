@@ -117,16 +117,22 @@ def test_a_finding_points_at_the_file_given_with_f_that_causes_it(tmp_path: Path
     assert privileged["source"] in {"base.yml", "override.yml"}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="stackctl.options.project requires .env.example unless --env-file is given",
-)
 def test_a_project_without_env_example_is_still_checked(tmp_path: Path) -> None:
     root = project(tmp_path, {"docker-compose.yml": "services:\n  web: {image: nginx:1.27.3}\n"})
     (root / ".env.example").unlink()
     done = check(root, "--format", "json")
     assert done.returncode == 1, done.stdout + done.stderr
     assert "RES-001" in {f["rule"] for f in findings(done)}
+
+
+def test_without_env_example_a_local_env_is_never_read(tmp_path: Path) -> None:
+    compose_file = 'services:\n  web: {image: "nginx:${TAG:-1.27.3}"}\n'
+    root = project(tmp_path, {"docker-compose.yml": compose_file})
+    (root / ".env.example").unlink()
+    (root / ".env").write_text("TAG=Not-A-Valid-Tag-From-Env\n")
+    done = check(root, "--format", "json")
+    assert "Not-A-Valid-Tag-From-Env" not in done.stdout + done.stderr
+    assert done.returncode == 1, done.stdout + done.stderr
 
 
 def test_the_same_project_with_only_the_first_file_misses_the_override(tmp_path: Path) -> None:
