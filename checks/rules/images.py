@@ -9,11 +9,15 @@ skipped here and reported once by IMG-001.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import shlex
+import textwrap
 from collections.abc import Iterator, Mapping
 from typing import Any
 from urllib.parse import urlsplit
+
+import yaml
 
 from checks.finding import Hit, Severity
 from checks.images import ImageFacts
@@ -132,44 +136,68 @@ def with_facts(stack: Stack) -> Iterator[tuple[str, Mapping[str, Any], ImageFact
 # -- facts records -------------------------------------------------------------
 
 
+# The facts record every --explain example of this module assumes, unless it says
+# otherwise: a busybox-based image that runs as 1000 and honours no *_FILE variable.
+EXAMPLE_RECORD: dict[str, Any] = {
+    "image": "example/app:1.0",
+    "reviewed": dt.date(2026, 11, 26),
+    "sources": {"dockerfile": "example/app@v1.0:Dockerfile"},
+    "shell": {"kind": "busybox", "source": "dockerfile"},
+    "tools": [{"name": "wget", "source": "dockerfile"}],
+    "user": {"default": "1000:1000", "runtime": "1000:1000", "source": "dockerfile"},
+    "entrypoint": {
+        "needs_root": False,
+        "switches_with": "none",
+        "runs_as_any_user": True,
+        "source": "dockerfile",
+    },
+    "file_capabilities": [],
+    "file_env": {"honoured": [], "source": "dockerfile"},
+    "writable_paths": [],
+}
+
+
+class _ExampleDumper(yaml.SafeDumper):
+    """Quotes strings with a colon (image references, uid:gid), as a person writes them."""
+
+
+_ExampleDumper.add_representer(
+    str,
+    lambda dumper, value: dumper.represent_scalar(
+        "tag:yaml.org,2002:str", value, style='"' if ":" in value else None
+    ),
+)
+
+
+def example_with_facts(services: str, *, without: tuple[str, ...] = (), **changes: Any) -> str:
+    """An ``--explain`` snippet: the facts record it assumes (``EXAMPLE_RECORD`` with
+    ``changes``, less the keys ``without``) as ``x-image-facts``, then ``services``."""
+    record = {k: v for k, v in {**EXAMPLE_RECORD, **changes}.items() if k not in without}
+    dumped = yaml.dump(record, Dumper=_ExampleDumper, sort_keys=False, default_flow_style=None)
+    lines = dumped.splitlines()
+    item = "\n".join(("  - " if n == 0 else "    ") + line for n, line in enumerate(lines))
+    facts = f"x-image-facts:  # the records infra/image-facts/ holds for this example\n{item}\n"
+    return facts + textwrap.dedent(services).strip("\n") + "\n"
+
+
 @rule(
     "IMG-001",
     requirement="PRJ-IMAGES",
     severity=Severity.HIGH,
     title="every image has a facts record for its exact reference",
     hint="review the image at this tag and add infra/image-facts/<image>.yml (see its README)",
-    example="""
-    x-image-facts:  # the records infra/image-facts/ holds for this example
-      - image: "example/app:1.0"
-        reviewed: 2026-11-26
-        sources: {dockerfile: "example/app@v1.0:Dockerfile"}
-        shell: {kind: busybox, source: dockerfile}
-        tools: [{name: wget, source: dockerfile}]
-        user: {default: "1000:1000", runtime: "1000:1000", source: dockerfile}
-        entrypoint: {needs_root: false, switches_with: none, runs_as_any_user: true,
-                     source: dockerfile}
-        file_capabilities: []
-        file_env: {honoured: [], source: dockerfile}
-        writable_paths: []
-    services:
-      app: {image: "example/app:1.1"}
-    """,
-    fixed="""
-    x-image-facts:  # the records infra/image-facts/ holds for this example
-      - image: "example/app:1.0"
-        reviewed: 2026-11-26
-        sources: {dockerfile: "example/app@v1.0:Dockerfile"}
-        shell: {kind: busybox, source: dockerfile}
-        tools: [{name: wget, source: dockerfile}]
-        user: {default: "1000:1000", runtime: "1000:1000", source: dockerfile}
-        entrypoint: {needs_root: false, switches_with: none, runs_as_any_user: true,
-                     source: dockerfile}
-        file_capabilities: []
-        file_env: {honoured: [], source: dockerfile}
-        writable_paths: []
-    services:
-      app: {image: "example/app:1.0"}
-    """,
+    example=example_with_facts(
+        """
+        services:
+          app: {image: "example/app:1.1"}
+        """,
+    ),
+    fixed=example_with_facts(
+        """
+        services:
+          app: {image: "example/app:1.0"}
+        """,
+    ),
 )
 def facts_record_present(stack: Stack) -> Iterator[Hit]:
     """Each service's image reference has a record in ``infra/image-facts/``.
@@ -198,38 +226,19 @@ def facts_record_present(stack: Stack) -> Iterator[Hit]:
     severity=Severity.HIGH,
     title="facts records are well-formed and cite their sources",
     hint="follow the schema in infra/image-facts/README.md; every fact names a source",
-    example="""
-    x-image-facts:  # the records infra/image-facts/ holds for this example
-      - image: "example/app:1.0"
-        reviewed: 2026-11-26
-        # no sources: the facts below cite nothing that can be checked
-        shell: {kind: busybox, source: dockerfile}
-        tools: [{name: wget, source: dockerfile}]
-        user: {default: "1000:1000", runtime: "1000:1000", source: dockerfile}
-        entrypoint: {needs_root: false, switches_with: none, runs_as_any_user: true,
-                     source: dockerfile}
-        file_capabilities: []
-        file_env: {honoured: [], source: dockerfile}
-        writable_paths: []
-    services:
-      app: {image: "example/app:1.0"}
-    """,
-    fixed="""
-    x-image-facts:  # the records infra/image-facts/ holds for this example
-      - image: "example/app:1.0"
-        reviewed: 2026-11-26
-        sources: {dockerfile: "example/app@v1.0:Dockerfile"}
-        shell: {kind: busybox, source: dockerfile}
-        tools: [{name: wget, source: dockerfile}]
-        user: {default: "1000:1000", runtime: "1000:1000", source: dockerfile}
-        entrypoint: {needs_root: false, switches_with: none, runs_as_any_user: true,
-                     source: dockerfile}
-        file_capabilities: []
-        file_env: {honoured: [], source: dockerfile}
-        writable_paths: []
-    services:
-      app: {image: "example/app:1.0"}
-    """,
+    example=example_with_facts(
+        """
+        services:
+          app: {image: "example/app:1.0"}
+        """,
+        without=("sources",),
+    ),
+    fixed=example_with_facts(
+        """
+        services:
+          app: {image: "example/app:1.0"}
+        """,
+    ),
 )
 def facts_records_valid(stack: Stack) -> Iterator[Hit]:
     """Every record parses, has the required keys (``image``, ``reviewed``, ``sources``,
@@ -255,38 +264,18 @@ def facts_records_valid(stack: Stack) -> Iterator[Hit]:
     severity=Severity.LOW,
     title="no facts record for an image nothing runs",
     hint="delete the record, or pin the service back to the reviewed reference",
-    example="""
-    x-image-facts:  # the records infra/image-facts/ holds for this example
-      - image: "example/app:1.0"
-        reviewed: 2026-11-26
-        sources: {dockerfile: "example/app@v1.0:Dockerfile"}
-        shell: {kind: busybox, source: dockerfile}
-        tools: [{name: wget, source: dockerfile}]
-        user: {default: "1000:1000", runtime: "1000:1000", source: dockerfile}
-        entrypoint: {needs_root: false, switches_with: none, runs_as_any_user: true,
-                     source: dockerfile}
-        file_capabilities: []
-        file_env: {honoured: [], source: dockerfile}
-        writable_paths: []
-    services:
-      app: {image: "example/app:1.1"}
-    """,
-    fixed="""
-    x-image-facts:  # the records infra/image-facts/ holds for this example
-      - image: "example/app:1.0"
-        reviewed: 2026-11-26
-        sources: {dockerfile: "example/app@v1.0:Dockerfile"}
-        shell: {kind: busybox, source: dockerfile}
-        tools: [{name: wget, source: dockerfile}]
-        user: {default: "1000:1000", runtime: "1000:1000", source: dockerfile}
-        entrypoint: {needs_root: false, switches_with: none, runs_as_any_user: true,
-                     source: dockerfile}
-        file_capabilities: []
-        file_env: {honoured: [], source: dockerfile}
-        writable_paths: []
-    services:
-      app: {image: "example/app:1.0"}
-    """,
+    example=example_with_facts(
+        """
+        services:
+          app: {image: "example/app:1.1"}
+        """,
+    ),
+    fixed=example_with_facts(
+        """
+        services:
+          app: {image: "example/app:1.0"}
+        """,
+    ),
 )
 def stale_facts_records(stack: Stack) -> Iterator[Hit]:
     """A record whose image no service uses is left over from a tag bump. Judged only
@@ -413,42 +402,22 @@ def healthcheck_problems(test: list[str], facts: ImageFacts) -> Iterator[tuple[s
     severity=Severity.HIGH,
     title="the healthcheck can run inside its image",
     hint="probe with a tool the image ships (see docs/images.md), or the app's own health command",
-    example="""
-    x-image-facts:  # the records infra/image-facts/ holds for this example
-      - image: "example/app:1.0"
-        reviewed: 2026-11-26
-        sources: {dockerfile: "example/app@v1.0:Dockerfile"}
-        shell: {kind: busybox, source: dockerfile}
-        tools: [{name: wget, source: dockerfile}]
-        user: {default: "1000:1000", runtime: "1000:1000", source: dockerfile}
-        entrypoint: {needs_root: false, switches_with: none, runs_as_any_user: true,
-                     source: dockerfile}
-        file_capabilities: []
-        file_env: {honoured: [], source: dockerfile}
-        writable_paths: []
-    services:
-      app:
-        image: "example/app:1.0"
-        healthcheck: {test: [CMD, curl, -fsS, "http://127.0.0.1:8080/health"]}
-    """,
-    fixed="""
-    x-image-facts:  # the records infra/image-facts/ holds for this example
-      - image: "example/app:1.0"
-        reviewed: 2026-11-26
-        sources: {dockerfile: "example/app@v1.0:Dockerfile"}
-        shell: {kind: busybox, source: dockerfile}
-        tools: [{name: wget, source: dockerfile}]
-        user: {default: "1000:1000", runtime: "1000:1000", source: dockerfile}
-        entrypoint: {needs_root: false, switches_with: none, runs_as_any_user: true,
-                     source: dockerfile}
-        file_capabilities: []
-        file_env: {honoured: [], source: dockerfile}
-        writable_paths: []
-    services:
-      app:
-        image: "example/app:1.0"
-        healthcheck: {test: [CMD, wget, -q, -O, /dev/null, "http://127.0.0.1:8080/health"]}
-    """,
+    example=example_with_facts(
+        """
+        services:
+          app:
+            image: "example/app:1.0"
+            healthcheck: {test: [CMD, curl, -fsS, "http://127.0.0.1:8080/health"]}
+        """,
+    ),
+    fixed=example_with_facts(
+        """
+        services:
+          app:
+            image: "example/app:1.0"
+            healthcheck: {test: [CMD, wget, -q, -O, /dev/null, "http://127.0.0.1:8080/health"]}
+        """,
+    ),
 )
 def healthcheck_runs_in_image(stack: Stack) -> Iterator[Hit]:
     """A healthcheck that cannot run keeps the service unhealthy forever, so
@@ -498,42 +467,24 @@ def file_env_wrapper(stack: Stack, spec: Mapping[str, Any]) -> str:
     severity=Severity.HIGH,
     title="every *_FILE variable is honoured by the image or the file-env wrapper",
     hint="use a variable the image reads, or run it through infra/common/file-env.sh",
-    example="""
-    x-image-facts:  # the records infra/image-facts/ holds for this example
-      - image: "example/app:1.0"
-        reviewed: 2026-11-26
-        sources: {dockerfile: "example/app@v1.0:Dockerfile"}
-        shell: {kind: busybox, source: dockerfile}
-        tools: [{name: wget, source: dockerfile}]
-        user: {default: "1000:1000", runtime: "1000:1000", source: dockerfile}
-        entrypoint: {needs_root: false, switches_with: none, runs_as_any_user: true,
-                     source: dockerfile}
-        file_capabilities: []
-        file_env: {honoured: [APP_PASSWORD_FILE], source: dockerfile}
-        writable_paths: []
-    services:
-      app:
-        image: "example/app:1.0"
-        environment: {APP_PASS_FILE: /run/secrets/app_password}
-    """,
-    fixed="""
-    x-image-facts:  # the records infra/image-facts/ holds for this example
-      - image: "example/app:1.0"
-        reviewed: 2026-11-26
-        sources: {dockerfile: "example/app@v1.0:Dockerfile"}
-        shell: {kind: busybox, source: dockerfile}
-        tools: [{name: wget, source: dockerfile}]
-        user: {default: "1000:1000", runtime: "1000:1000", source: dockerfile}
-        entrypoint: {needs_root: false, switches_with: none, runs_as_any_user: true,
-                     source: dockerfile}
-        file_capabilities: []
-        file_env: {honoured: [APP_PASSWORD_FILE], source: dockerfile}
-        writable_paths: []
-    services:
-      app:
-        image: "example/app:1.0"
-        environment: {APP_PASSWORD_FILE: /run/secrets/app_password}
-    """,
+    example=example_with_facts(
+        """
+        services:
+          app:
+            image: "example/app:1.0"
+            environment: {APP_PASS_FILE: /run/secrets/app_password}
+        """,
+        file_env={"honoured": ["APP_PASSWORD_FILE"], "source": "dockerfile"},
+    ),
+    fixed=example_with_facts(
+        """
+        services:
+          app:
+            image: "example/app:1.0"
+            environment: {APP_PASSWORD_FILE: /run/secrets/app_password}
+        """,
+        file_env={"honoured": ["APP_PASSWORD_FILE"], "source": "dockerfile"},
+    ),
 )
 def file_env_honoured(stack: Stack) -> Iterator[Hit]:
     """A ``*_FILE`` variable the image does not read does nothing: the app starts
@@ -595,44 +546,24 @@ def owner_matches(expected: str, label: str) -> bool:
     severity=Severity.HIGH,
     title="state directories are owned by the user the container runs as",
     hint='label the service org.platform.state-owner: "<uid>:<gid>" of its runtime user',
-    example="""
-    x-image-facts:  # the records infra/image-facts/ holds for this example
-      - image: "example/app:1.0"
-        reviewed: 2026-11-26
-        sources: {dockerfile: "example/app@v1.0:Dockerfile"}
-        shell: {kind: busybox, source: dockerfile}
-        tools: [{name: wget, source: dockerfile}]
-        user: {default: "1000:1000", runtime: "1000:1000", source: dockerfile}
-        entrypoint: {needs_root: false, switches_with: none, runs_as_any_user: true,
-                     source: dockerfile}
-        file_capabilities: []
-        file_env: {honoured: [], source: dockerfile}
-        writable_paths: []
-    services:
-      app:
-        image: "example/app:1.0"
-        labels: {org.platform.state-owner: "0:0"}
-        volumes: ["${DEFAULT_MOUNT_VOLUME_PATH}/app:/data"]
-    """,
-    fixed="""
-    x-image-facts:  # the records infra/image-facts/ holds for this example
-      - image: "example/app:1.0"
-        reviewed: 2026-11-26
-        sources: {dockerfile: "example/app@v1.0:Dockerfile"}
-        shell: {kind: busybox, source: dockerfile}
-        tools: [{name: wget, source: dockerfile}]
-        user: {default: "1000:1000", runtime: "1000:1000", source: dockerfile}
-        entrypoint: {needs_root: false, switches_with: none, runs_as_any_user: true,
-                     source: dockerfile}
-        file_capabilities: []
-        file_env: {honoured: [], source: dockerfile}
-        writable_paths: []
-    services:
-      app:
-        image: "example/app:1.0"
-        labels: {org.platform.state-owner: "1000:1000"}
-        volumes: ["${DEFAULT_MOUNT_VOLUME_PATH}/app:/data"]
-    """,
+    example=example_with_facts(
+        """
+        services:
+          app:
+            image: "example/app:1.0"
+            labels: {org.platform.state-owner: "0:0"}
+            volumes: ["${DEFAULT_MOUNT_VOLUME_PATH}/app:/data"]
+        """,
+    ),
+    fixed=example_with_facts(
+        """
+        services:
+          app:
+            image: "example/app:1.0"
+            labels: {org.platform.state-owner: "1000:1000"}
+            volumes: ["${DEFAULT_MOUNT_VOLUME_PATH}/app:/data"]
+        """,
+    ),
 )
 def state_owner(stack: Stack) -> Iterator[Hit]:
     """``invoke up`` creates each writable bind under ``${DEFAULT_MOUNT_VOLUME_PATH}``
@@ -689,40 +620,32 @@ def state_owner(stack: Stack) -> Iterator[Hit]:
     severity=Severity.HIGH,
     title="binaries with file capabilities get those capabilities",
     hint="add the capability to cap_add and register it in infra/exceptions.yml with an ADR",
-    example="""
-    x-image-facts:  # the records infra/image-facts/ holds for this example
-      - image: "example/app:1.0"
-        reviewed: 2026-11-26
-        sources: {dockerfile: "example/app@v1.0:Dockerfile"}
-        shell: {kind: busybox, source: dockerfile}
-        tools: [{name: wget, source: dockerfile}]
-        user: {default: "1000:1000", runtime: "1000:1000", source: dockerfile}
-        entrypoint: {needs_root: false, switches_with: none, runs_as_any_user: true,
-                     source: dockerfile}
-        file_capabilities: [{path: /usr/bin/python3, capabilities: [NET_BIND_SERVICE],
-                             source: dockerfile}]
-        file_env: {honoured: [], source: dockerfile}
-        writable_paths: []
-    services:
-      app: {image: "example/app:1.0", cap_drop: [ALL]}
-    """,
-    fixed="""
-    x-image-facts:  # the records infra/image-facts/ holds for this example
-      - image: "example/app:1.0"
-        reviewed: 2026-11-26
-        sources: {dockerfile: "example/app@v1.0:Dockerfile"}
-        shell: {kind: busybox, source: dockerfile}
-        tools: [{name: wget, source: dockerfile}]
-        user: {default: "1000:1000", runtime: "1000:1000", source: dockerfile}
-        entrypoint: {needs_root: false, switches_with: none, runs_as_any_user: true,
-                     source: dockerfile}
-        file_capabilities: [{path: /usr/bin/python3, capabilities: [NET_BIND_SERVICE],
-                             source: dockerfile}]
-        file_env: {honoured: [], source: dockerfile}
-        writable_paths: []
-    services:
-      app: {image: "example/app:1.0", cap_drop: [ALL], cap_add: [NET_BIND_SERVICE]}
-    """,
+    example=example_with_facts(
+        """
+        services:
+          app: {image: "example/app:1.0", cap_drop: [ALL]}
+        """,
+        file_capabilities=[
+            {
+                "path": "/usr/bin/python3",
+                "capabilities": ["NET_BIND_SERVICE"],
+                "source": "dockerfile",
+            }
+        ],
+    ),
+    fixed=example_with_facts(
+        """
+        services:
+          app: {image: "example/app:1.0", cap_drop: [ALL], cap_add: [NET_BIND_SERVICE]}
+        """,
+        file_capabilities=[
+            {
+                "path": "/usr/bin/python3",
+                "capabilities": ["NET_BIND_SERVICE"],
+                "source": "dockerfile",
+            }
+        ],
+    ),
 )
 def file_capabilities_granted(stack: Stack) -> Iterator[Hit]:
     """A binary carrying file capabilities (``setcap``) cannot be executed when the
@@ -752,38 +675,20 @@ def file_capabilities_granted(stack: Stack) -> Iterator[Hit]:
     severity=Severity.HIGH,
     title="no service runs as root",
     hint="set user: to the image's unprivileged uid:gid, or register the exception with an ADR",
-    example="""
-    x-image-facts:  # the records infra/image-facts/ holds for this example
-      - image: "example/app:1.0"
-        reviewed: 2026-11-26
-        sources: {dockerfile: "example/app@v1.0:Dockerfile"}
-        shell: {kind: busybox, source: dockerfile}
-        tools: [{name: wget, source: dockerfile}]
-        user: {default: "0:0", runtime: "0:0", source: dockerfile}
-        entrypoint: {needs_root: false, switches_with: none, runs_as_any_user: true,
-                     source: dockerfile}
-        file_capabilities: []
-        file_env: {honoured: [], source: dockerfile}
-        writable_paths: []
-    services:
-      app: {image: "example/app:1.0"}
-    """,
-    fixed="""
-    x-image-facts:  # the records infra/image-facts/ holds for this example
-      - image: "example/app:1.0"
-        reviewed: 2026-11-26
-        sources: {dockerfile: "example/app@v1.0:Dockerfile"}
-        shell: {kind: busybox, source: dockerfile}
-        tools: [{name: wget, source: dockerfile}]
-        user: {default: "0:0", runtime: "0:0", source: dockerfile}
-        entrypoint: {needs_root: false, switches_with: none, runs_as_any_user: true,
-                     source: dockerfile}
-        file_capabilities: []
-        file_env: {honoured: [], source: dockerfile}
-        writable_paths: []
-    services:
-      app: {image: "example/app:1.0", user: "1000:1000"}
-    """,
+    example=example_with_facts(
+        """
+        services:
+          app: {image: "example/app:1.0"}
+        """,
+        user={"default": "0:0", "runtime": "0:0", "source": "dockerfile"},
+    ),
+    fixed=example_with_facts(
+        """
+        services:
+          app: {image: "example/app:1.0", user: "1000:1000"}
+        """,
+        user={"default": "0:0", "runtime": "0:0", "source": "dockerfile"},
+    ),
 )
 def runs_as_root(stack: Stack) -> Iterator[Hit]:
     """A service runs as root when ``user:`` is ``root``, ``0``, ``0:0``,
