@@ -419,6 +419,9 @@ def test_deploy_outside_a_swarm_is_an_environment_error(
 
     with pytest.raises(EnvironmentProblem, match="not part of a Swarm"):
         deploy.deploy(docker, deploy.plan(fixture_model, "x"), progress=lambda _: None)
+    for command in ("ps", "logs"):
+        done = run_invoke(REPO, command, "--stack", "nosuch")
+        assert done.returncode == 2 and "not part of a Swarm" in done.stderr, done.stderr
 
 
 @pytest.mark.engine

@@ -160,7 +160,9 @@ def run_ps(options: PsOptions) -> PsOutcome:
     if options.stack:
         from stackctl.swarm import cluster
 
-        rows = cluster.stack_rows(cluster.Docker(), options.stack)
+        docker = cluster.Docker()
+        cluster.require_manager(docker)  # not a manager: an environment error, exit 2
+        rows = cluster.stack_rows(docker, options.stack)
         return PsOutcome("ps", rows=rows, headers=STACK_PS_HEADERS)
     return PsOutcome("ps", rows=ops.ps_rows(Compose(options.project)))
 
@@ -238,6 +240,7 @@ def _stack_logs(options: LogsOptions) -> int:
 
     assert options.stack is not None
     docker = cluster.Docker()
+    cluster.require_manager(docker)
     services = cluster.stack_services(docker, options.stack)
     if options.service and options.service not in services:
         raise UsageError(
