@@ -136,7 +136,7 @@ def run_undeploy(options: UndeployOptions) -> Outcome:
 register(
     Command(
         "undeploy",
-        "Remove a Swarm stack and wait until none of its services, networks or secrets remain.",
+        "Remove a Swarm stack and wait until no service, network or secret of it remains.",
         (opt.Option("stack", "text", STACK_HELP), *PROJECT),
         parse_undeploy,
         run_undeploy,
