@@ -18,7 +18,7 @@ from checks.engine import evaluate
 from checks.registry import all_rules
 from checks.stack import Stack
 from stackctl.engine import plugin_state
-from stackctl.report import short_list
+from stackctl.reporting import short_list
 
 PLUGIN_ALIAS = "loki"
 PLUGIN_VERSION = "3.5.1"  # same line as the Loki server image

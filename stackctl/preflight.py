@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from checks.rules.images import STATE_OWNER_LABEL  # the label the IMG-006 rule holds services to
 from stackctl import engine, loki
 from stackctl.compose import Compose, first_error_line
 from stackctl.errors import EnvironmentProblem, RenderError
@@ -28,7 +29,6 @@ from stackctl.secrets import scaffold as scaffold_secrets
 from stackctl.selections import selection_model
 
 STATE_VARIABLE = "DEFAULT_MOUNT_VOLUME_PATH"
-STATE_OWNER_LABEL = "org.platform.state-owner"
 
 
 @dataclass
