@@ -10,6 +10,6 @@ Set STACKCTL_DEBUG=1 to see the traceback of an internal error.
 
 from __future__ import annotations
 
-from stackctl.invoke_tasks import namespace as build_namespace
+from stackctl.edge.invoke_tasks import namespace as build_namespace
 
 namespace = build_namespace()

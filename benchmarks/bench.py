@@ -154,10 +154,10 @@ def engine_row(project: Path, label: str, repeat: int) -> Row:
     """Row 4: our rules on the merged model in memory, compose-lint's check on it in process."""
     import yaml
 
-    from checks.engine import evaluate
-    from stackctl.compose import Compose, Project
-    from stackctl.model import render
-    from stackctl.policy import project_facts
+    from checks.evaluator import evaluate
+    from stackctl.checking.check_run import project_facts
+    from stackctl.project.compose import Compose, Project
+    from stackctl.project.render import render
 
     compose = Compose(Project.at(project, ".env.example"))
     model = render(compose, ["*"])

@@ -6,7 +6,7 @@ The real stack (21 services) is rendered once by compose; its services are
 copied under new names until the stack has 63 or more. Both tools then check
 that same merged model, in this process, after rendering:
 
-- stackctl: ``checks.engine.evaluate`` on the model (all 33 rules + registry),
+- stackctl: ``checks.evaluator.evaluate`` on the model (all 33 rules + registry),
   also measured with parsing the JSON model included;
 - baseline: compose-lint's ``check`` on the model written as one flat file.
 
@@ -35,10 +35,10 @@ import yaml
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from checks.engine import evaluate  # noqa: E402
+from checks.evaluator import evaluate  # noqa: E402
 from checks.stack import ProjectFacts  # noqa: E402
-from stackctl.compose import Compose, Project  # noqa: E402
-from stackctl.model import render  # noqa: E402
+from stackctl.project.compose import Compose, Project  # noqa: E402
+from stackctl.project.render import render  # noqa: E402
 
 
 def enlarge(model: dict[str, Any], copies: int) -> dict[str, Any]:

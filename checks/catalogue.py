@@ -1,23 +1,34 @@
-"""Every rule a report or a doc can name: model rules, compose warnings, the registry."""
+"""Every rule a report, a doc or ``--explain`` can name, in one catalogue sorted by ID.
+
+Importing ``checks.rules`` registers each rule exactly once (``checks.rule``);
+this module is the only place that does, so nothing below it can form a cycle.
+"""
 
 from __future__ import annotations
 
-from dataclasses import replace
+from checks.rule import REGISTRY, Kind, Rule, RuleInfo
 
-from checks.registry import RuleInfo, all_rules
-from checks.waivers import META_RULES
-from checks.warnings import WARNING_RULES
 
-# Warning rules about the files or the matrix as a whole rather than one service.
-PROJECT_WARNING_RULES = frozenset({"COMPOSE-002", "COMPOSE-003", "RENDER-001"})
+def _load() -> None:
+    import checks.rules  # noqa: F401  (registers every rule module)
 
 
 def rule_catalogue() -> dict[str, RuleInfo]:
     """Rule ID -> what reports, docs and ``--explain`` know about it, sorted by ID."""
-    warnings = {
-        rule_id: replace(info, scope="project") if rule_id in PROJECT_WARNING_RULES else info
-        for rule_id, info in WARNING_RULES.items()
-    }
-    registry = {rule_id: replace(info, scope="registry") for rule_id, info in META_RULES.items()}
-    infos: dict[str, RuleInfo] = {**all_rules(), **warnings, **registry}
-    return dict(sorted(infos.items()))
+    _load()
+    return dict(sorted(REGISTRY.items()))
+
+
+def rules_of_kind(kind: Kind) -> dict[str, RuleInfo]:
+    """The rules whose findings one stage produces, sorted by ID."""
+    return {rule_id: info for rule_id, info in rule_catalogue().items() if info.kind == kind}
+
+
+def model_rules() -> dict[str, Rule]:
+    """The rules the evaluator runs on a rendered model, sorted by ID."""
+    return {rule_id: info for rule_id, info in rule_catalogue().items() if isinstance(info, Rule)}
+
+
+def info(rule_id: str) -> RuleInfo:
+    """One rule's catalogue entry (a KeyError for an unknown ID is a bug, not input)."""
+    return rule_catalogue()[rule_id]

@@ -13,7 +13,8 @@ from typing import Any
 
 import yaml
 
-from checks.images import FACTS_DIR, ImageCatalogue, parse_catalogue
+from checks.conventions import STATE_VARIABLE, default_compose_file
+from checks.image_facts import FACTS_DIR, ImageCatalogue, parse_catalogue
 from checks.locate import key_line
 
 # `${VAR}`, `${VAR:-x}`, `${VAR:?msg}` and `$VAR`, but not the `$$` escape.
@@ -231,14 +232,6 @@ class Declaration:
     unit: int
 
 
-def default_compose_file(project_dir: Path) -> str:
-    """The file compose itself picks in ``project_dir`` when no ``-f`` is given."""
-    for name in ("compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml"):
-        if (project_dir / name).is_file():
-            return name
-    return "docker-compose.yml"
-
-
 def inside(project_dir: Path, path: Path) -> str | None:
     """``path`` relative to the project, or None when it resolves outside of it."""
     try:
@@ -274,7 +267,7 @@ class ProjectFacts:
 
     @property
     def state_root(self) -> str:
-        return self.env_example.get("DEFAULT_MOUNT_VOLUME_PATH", "").rstrip("/")
+        return self.env_example.get(STATE_VARIABLE, "").rstrip("/")
 
     def source(self, service: str) -> tuple[str, int]:
         return self.sources.get(service, (self.root_name, 1))

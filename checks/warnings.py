@@ -29,121 +29,10 @@ import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
-from checks.finding import Finding, Severity
+from checks.catalogue import info as rule_info
+from checks.finding import Finding
 from checks.locate import key_line
-from checks.registry import RuleInfo
 from checks.stack import VARIABLE_RE, ProjectFacts
-
-VALIDATION = "VAL-OPT-001"  # compose config renders without warnings
-MATRIX = "VAL-OPT-002"  # every profile combination renders
-
-WARNING_RULES: dict[str, RuleInfo] = {
-    "COMPOSE-001": RuleInfo(
-        "COMPOSE-001",
-        VALIDATION,
-        Severity.HIGH,
-        "no Swarm-only keys that compose ignores",
-        "remove the key, or move the setting to one compose applies "
-        "(labels:, deploy.resources.limits, a secret file with the right owner)",
-        "Compose warns and then ignores keys that only Docker Swarm applies: "
-        "``deploy.labels``, ``deploy.placement``, ``deploy.update_config``, "
-        "``deploy.rollback_config``, ``deploy.mode``, ``deploy.endpoint_mode``, "
-        "``uid``/``gid``/``mode`` on secrets and configs, ``ports[].mode: host``, "
-        "``labels``/``driver_opts`` on top-level secrets and configs, cluster volumes. "
-        "The author believes the setting is in force and it is not: a secret keeps the "
-        "host file's permissions, a router label never reaches the container.",
-        example="""
-        services:
-          web:
-            image: nginx:1.27.3
-            deploy:
-              labels: {traefik.enable: "true"}
-        """,
-        fixed="""
-        services:
-          web:
-            image: nginx:1.27.3
-            labels: {traefik.enable: "true"}
-        """,
-    ),
-    "COMPOSE-002": RuleInfo(
-        "COMPOSE-002",
-        VALIDATION,
-        Severity.LOW,
-        "no obsolete or deprecated compose syntax",
-        "delete the top-level version: key; write external networks as name: X plus external: true",
-        "The top-level ``version:`` key is obsolete and ignored; ``external: {name: X}`` is "
-        "deprecated. Compose still does the right thing, but the file is written for a "
-        "tool that no longer exists.",
-        example="""
-        version: "3.8"
-        services:
-          web: {image: "nginx:1.27.3"}
-        """,
-        fixed="""
-        services:
-          web: {image: "nginx:1.27.3"}
-        """,
-    ),
-    "COMPOSE-003": RuleInfo(
-        "COMPOSE-003",
-        VALIDATION,
-        Severity.MEDIUM,
-        "no variable silently defaults to a blank string",
-        "set the variable in the env file, give it a default ${X:-value}, "
-        "or make it required with ${X:?message}",
-        "An unset variable is replaced by an empty string with only a warning: an empty "
-        "tag, path or option changes what runs. Medium, because whether it matters depends "
-        "on the env file used for the run (HYG-004 separately requires every variable to be "
-        "documented in .env.example).",
-        example="""
-        services:
-          web: {image: "nginx:${NGINX_TAG}"}
-        """,
-        fixed="""
-        services:
-          web: {image: "nginx:${NGINX_TAG:?set NGINX_TAG in .env}"}
-        """,
-    ),
-    "COMPOSE-009": RuleInfo(
-        "COMPOSE-009",
-        VALIDATION,
-        Severity.MEDIUM,
-        "compose renders without other warnings",
-        "read compose's warning (quoted in the finding) and change the named key",
-        "Any other warning compose prints while rendering, quoted as compose wrote it. "
-        "Nothing compose says is dropped, even when this checker does not know the text.",
-        example="""
-        # any warning without a rule of its own, for example from a newer compose:
-        # WARN[0000] service "web": some.key: some.key is not supported any more
-        """,
-        fixed="""
-        # change or remove the key the quoted warning names
-        """,
-    ),
-    "RENDER-001": RuleInfo(
-        "RENDER-001",
-        MATRIX,
-        Severity.HIGH,
-        "every profile combination renders",
-        "fix the error compose reports for that combination "
-        "(often a depends_on across profiles: add required: false)",
-        "A profile combination that ``docker compose config`` refuses cannot be started. "
-        "The other combinations are still checked; the run only stops when none renders.",
-        example="""
-        services:
-          api: {image: "api:1.2.0", depends_on: [cache]}
-          cache: {image: "valkey:8.0.2", profiles: [data]}
-        """,
-        fixed="""
-        services:
-          api:
-            image: "api:1.2.0"
-            depends_on: {cache: {condition: service_started, required: false}}
-          cache: {image: "valkey:8.0.2", profiles: [data]}
-        """,
-    ),
-}
 
 # `time="..." level=warning msg="..."` (no TTY) and `WARN[0000] ...` (TTY) forms.
 _LOGFMT_RE = re.compile(r'^time="[^"]*"\s+level=(?P<level>\w+)\s+msg="(?P<msg>.*)"\s*$')
@@ -259,7 +148,7 @@ def _variable_place(facts: ProjectFacts, variable: str) -> tuple[str, int]:
 def _finding(
     rule_id: str, service: str, message: str, source: str, line: int, subject: str
 ) -> Finding:
-    info = WARNING_RULES[rule_id]
+    info = rule_info(rule_id)
     return Finding(
         info.id,
         info.requirement,
@@ -332,7 +221,7 @@ def render_failure_finding(
     """A profile combination compose cannot render, carrying compose's own line."""
     label = ",".join(profiles) or "(no profile)"
     reason = compose_message(error_line) or "docker compose config failed"
-    info = WARNING_RULES["RENDER-001"]
+    info = rule_info("RENDER-001")
     return Finding(
         info.id,
         info.requirement,

@@ -15,11 +15,11 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
-from checks.images import FACTS_DIR, ImageFacts
+from checks.image_facts import FACTS_DIR, ImageFacts
 from checks.stack import ProjectFacts
-from stackctl.compose import Compose, Project
 from stackctl.errors import StackError
-from stackctl.model import render
+from stackctl.project.compose import Compose, Project
+from stackctl.project.render import render
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from stackctl.cli import console
+from stackctl.edge.cli import console
 
 if __name__ == "__main__":
     console()

@@ -1,6 +1,6 @@
 """Errors that end a command with a one-line message, a hint and a meaningful exit code.
 
-The exit-code contract (enforced in ``stackctl.runner``): 0 ok, 1 findings or
+The exit-code contract (enforced in ``stackctl.edge.runner``): 0 ok, 1 findings or
 failures, 2 usage or environment error, 130 interrupted.
 """
 

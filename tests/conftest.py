@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from stackctl.compose import Compose, Project
+from stackctl.project.compose import Compose, Project
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"

@@ -17,10 +17,10 @@ from typing import Any
 
 import yaml
 
-from checks.images import FACTS_DIR
+from checks.image_facts import FACTS_DIR
 from checks.stack import ProjectFacts, Stack
-from stackctl.compose import Compose, Project
-from stackctl.model import render
+from stackctl.project.compose import Compose, Project
+from stackctl.project.render import render
 
 EXAMPLE_FACTS_KEY = "x-image-facts"
 RULE_FIXTURES = Path(__file__).resolve().parent / "fixtures" / "rules"

@@ -812,7 +812,7 @@ def test_bad_input_on_a_live_engine(case: Case, tmp_path: Path, docker_engine) -
 
 
 def test_masking_never_blocks_on_a_fifo(tmp_path: Path) -> None:
-    from stackctl.redact import MASK, Redactor
+    from stackctl.operating.redact import MASK, Redactor
 
     fifo = tmp_path / "fifo"
     os.mkfifo(fifo)

@@ -14,8 +14,8 @@ import pytest
 
 from cli import run
 from conftest import FIXTURES, REPO
-from stackctl.compose import Bounds, Compose, Project
 from stackctl.errors import ComposeAborted, UsageError
+from stackctl.project.compose import Bounds, Compose, Project
 
 
 def hanging_compose(tmp_path: Path) -> tuple[Path, Path]:

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO
-from stackctl.compose import Compose, Project, parse_version, resolve_binary
 from stackctl.errors import EnvironmentProblem
-from stackctl.model import render
+from stackctl.project.compose import Compose, Project, parse_version, resolve_binary
+from stackctl.project.render import render
 
 
 def fake_binary(tmp_path: Path, version: str) -> Path:

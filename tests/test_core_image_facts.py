@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO
-from stackctl.compose import Compose
-from stackctl.model import render
+from stackctl.project.compose import Compose
+from stackctl.project.render import render
 
 FILE_ENV = REPO / "infra" / "common" / "file-env.sh"
 

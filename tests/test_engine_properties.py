@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from checks.engine import evaluate
+from checks.evaluator import evaluate
 from checks.finding import risk_score
 from checks.rules.privileges import DANGEROUS_CAPABILITIES
 from checks.stack import Stack

@@ -10,18 +10,17 @@ from pathlib import Path
 import pytest
 import yaml
 
-from checks import waivers
-from checks.catalogue import rule_catalogue
-from checks.engine import run_rules
+from checks import exceptions
+from checks.catalogue import model_rules, rule_catalogue
+from checks.evaluator import run_rules
 from checks.explain import UnknownRule, explain
-from checks.registry import all_rules
 from checks.stack import ProjectFacts
 from checks.warnings import findings_from_warnings, render_failure_finding
 from conftest import REPO
 from rule_fixtures import build_stack
 
 CATALOGUE = rule_catalogue()
-MODEL_RULES = all_rules()
+MODEL_RULES = model_rules()
 COMPOSE = str(Path(sys.executable).parent / "docker-compose")
 # Examples about files, .env.example or the layout cannot be one compose file.
 NOT_A_SINGLE_FILE = {"HYG-005", "ROOT-002", "ROOT-003", "ROOT-004", "COMPOSE-009"}
@@ -96,9 +95,9 @@ def test_render_example_fails_to_render_and_its_fix_renders(tmp_path: Path) -> N
 
 
 def _registry_rules(snippet: str) -> list[str]:
-    entries = waivers.read_registry(snippet)["exceptions"]
-    parsed, problems = waivers.parse(entries, REPO)
-    result = waivers.apply([], parsed, dt.date(2026, 6, 1), rendered_services={"grafana"})
+    entries = exceptions.read_registry(snippet)["exceptions"]
+    parsed, problems = exceptions.parse(entries, REPO)
+    result = exceptions.apply([], parsed, dt.date(2026, 6, 1), rendered_services={"grafana"})
     return [f.rule_id for f in [*problems, *result]]
 
 

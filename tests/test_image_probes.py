@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from stackctl.model import Model, render
+from stackctl.project.render import Model, render
 
 
 @pytest.fixture(scope="module")

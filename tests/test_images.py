@@ -20,18 +20,18 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_engine_properties import models
 
-from checks.engine import run_rules
-from checks.images import FACTS_DIR, parse_catalogue, parse_record
-from checks.registry import all_rules
+from checks.catalogue import model_rules
+from checks.evaluator import run_rules
+from checks.image_facts import FACTS_DIR, parse_catalogue, parse_record
 from checks.rules.images import bash_only_constructs, command_words, healthcheck_test
 from checks.stack import ProjectFacts, read_image_facts
 from cli import run, run_stackctl
 from conftest import REPO
 from rule_fixtures import write_facts
-from stackctl.compose import Compose, Project
-from stackctl.model import render
+from stackctl.project.compose import Compose, Project
+from stackctl.project.render import render
 
-RULES = all_rules()
+RULES = model_rules()
 
 
 def record(image: str = "example/app:1.0", **changes: Any) -> dict[str, Any]:
@@ -420,7 +420,7 @@ def test_state_owner_label_lets_the_runtime_user_write_and_the_rule_agrees(
     writes. ``ensure_state_dirs`` is the code ``invoke up`` runs."""
     import os
 
-    from stackctl.preflight import ensure_state_dirs
+    from stackctl.operating.preflight import ensure_state_dirs
 
     if os.geteuid() != 0:
         pytest.skip("chowning state directories needs root")

@@ -9,7 +9,7 @@ import threading
 
 from docker.errors import NotFound
 
-from stackctl import loki
+from stackctl.operating import loki
 
 
 class FakePlugin:

@@ -12,7 +12,7 @@ from xml.etree import ElementTree as ET
 import pytest
 import yaml
 
-from checks import waivers
+from checks import exceptions
 from checks.finding import Finding, Severity
 from cli import run_stackctl
 from conftest import REPO
@@ -185,22 +185,24 @@ def _entry(**overrides) -> dict:
 
 
 def test_live_waiver_suppresses_only_its_subject() -> None:
-    parsed, problems = waivers.parse([_entry()], REPO)
+    parsed, problems = exceptions.parse([_entry()], REPO)
     assert not problems
-    result = waivers.apply([_finding(), _finding(subject="SYS_ADMIN")], parsed, dt.date(2026, 1, 1))
+    result = exceptions.apply(
+        [_finding(), _finding(subject="SYS_ADMIN")], parsed, dt.date(2026, 1, 1)
+    )
     assert [f.suppressed for f in result] == [True, False]
 
 
 def test_expired_waiver_fails_and_stops_suppressing() -> None:
-    parsed, _ = waivers.parse([_entry(expires="2020-01-01")], REPO)
-    result = waivers.apply([_finding()], parsed, dt.date(2026, 1, 1))
+    parsed, _ = exceptions.parse([_entry(expires="2020-01-01")], REPO)
+    result = exceptions.apply([_finding()], parsed, dt.date(2026, 1, 1))
     assert not result[0].suppressed
     assert [f.rule_id for f in result[1:]] == ["EXC-002"] and result[1].severity == Severity.HIGH
 
 
 def test_stale_waiver_is_reported() -> None:
-    parsed, _ = waivers.parse([_entry(service="ghost")], REPO)
-    result = waivers.apply([_finding()], parsed, dt.date(2026, 1, 1))
+    parsed, _ = exceptions.parse([_entry(service="ghost")], REPO)
+    result = exceptions.apply([_finding()], parsed, dt.date(2026, 1, 1))
     assert [f.rule_id for f in result if f.rule_id.startswith("EXC")] == ["EXC-003"]
 
 
@@ -214,7 +216,7 @@ def test_stale_waiver_is_reported() -> None:
     ],
 )
 def test_incomplete_entries_are_findings(entry: dict) -> None:
-    parsed, problems = waivers.parse([entry], REPO)
+    parsed, problems = exceptions.parse([entry], REPO)
     assert not parsed and [p.rule_id for p in problems] == ["EXC-001"]
 
 

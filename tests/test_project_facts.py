@@ -7,8 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from checks.engine import run_rules
-from checks.registry import all_rules
+from checks.catalogue import model_rules
+from checks.evaluator import run_rules
 from checks.stack import ProjectFacts
 
 COMPOSE = str(Path(sys.executable).parent / "docker-compose")
@@ -99,7 +99,7 @@ def test_layout_rules_say_what_they_expect_on_a_foreign_layout(tmp_path: Path) -
     write(tmp_path, INCLUDE_TREE)
     facts = ProjectFacts.read(tmp_path)
     stack = facts.stack({"services": {}}, ("*",))
-    rules = all_rules()
+    rules = model_rules()
     (orphan,) = run_rules(stack, [rules["ROOT-002"]])
     assert orphan.subject == "infra/orphan/docker-compose.yml"
     assert "not included by docker-compose.yml" in orphan.message

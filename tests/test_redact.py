@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from stackctl.redact import MASK, Redactor, encoded_forms
+from stackctl.operating.redact import MASK, Redactor, encoded_forms
 
 
 def encodings(value: str) -> dict[str, str]:

@@ -15,7 +15,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from checks import waivers
+from checks import exceptions
 from checks.catalogue import rule_catalogue
 from checks.finding import Finding, Severity
 from checks.stack import ProjectFacts
@@ -39,11 +39,11 @@ def run_registry(
     text: str, findings: list[Finding], rendered: set[str] | None = None
 ) -> tuple[list[Finding], list[Finding]]:
     """Registry text -> (findings after exceptions, EXC-001 problems), as the engine does."""
-    data = waivers.read_registry(textwrap.dedent(text)) or {}
-    parsed, problems = waivers.parse(data.get("exceptions") or [], REPO)
-    valid, unknown = waivers.check_names(parsed, CATALOGUE, SERVICES)
+    data = exceptions.read_registry(textwrap.dedent(text)) or {}
+    parsed, problems = exceptions.parse(data.get("exceptions") or [], REPO)
+    valid, unknown = exceptions.check_names(parsed, CATALOGUE, SERVICES)
     rendered = SERVICES if rendered is None else rendered
-    return waivers.apply(findings, valid, TODAY, rendered), [*problems, *unknown]
+    return exceptions.apply(findings, valid, TODAY, rendered), [*problems, *unknown]
 
 
 GOOD = f"""
@@ -108,14 +108,14 @@ def test_each_typo_is_exc_001_and_leaves_the_finding_open(case: str) -> None:
 
 
 def load_registry(text: str, project: Path) -> tuple[list[Finding], list[Finding]]:
-    """Registry text read from a project by ``waivers.load`` -> (findings, EXC-001 problems)."""
+    """Registry text read from a project by ``exceptions.load`` -> (findings, EXC-001 problems)."""
     (project / "infra").mkdir(parents=True, exist_ok=True)
     (project / "infra" / "exceptions.yml").write_text(textwrap.dedent(text), encoding="utf-8")
     (project / ADR).parent.mkdir(parents=True, exist_ok=True)
     (project / ADR).write_text("# ADR\n", encoding="utf-8")
-    parsed, problems = waivers.load(project)
-    valid, unknown = waivers.check_names(parsed, CATALOGUE, SERVICES)
-    return waivers.apply([finding()], valid, TODAY, SERVICES), [*problems, *unknown]
+    parsed, problems = exceptions.load(project)
+    valid, unknown = exceptions.check_names(parsed, CATALOGUE, SERVICES)
+    return exceptions.apply([finding()], valid, TODAY, SERVICES), [*problems, *unknown]
 
 
 # Mistakes outside the entries: a lenient reader would see an empty (or a different) registry.
@@ -204,15 +204,15 @@ def test_non_mapping_entries_and_odd_yaml_never_crash() -> None:
 
 def test_the_repository_registry_is_valid_under_the_strict_format() -> None:
     facts = ProjectFacts.read(REPO)
-    data = waivers.read_registry((REPO / waivers.REGISTRY_PATH).read_text(encoding="utf-8"))
-    parsed, problems = waivers.parse(data["exceptions"], REPO)
-    valid, unknown = waivers.check_names(parsed, CATALOGUE, set(facts.declarations))
+    data = exceptions.read_registry((REPO / exceptions.REGISTRY_PATH).read_text(encoding="utf-8"))
+    parsed, problems = exceptions.parse(data["exceptions"], REPO)
+    valid, unknown = exceptions.check_names(parsed, CATALOGUE, set(facts.declarations))
     assert problems == [] and unknown == [] and len(valid) == len(data["exceptions"]) >= 1
 
 
 # -- properties ---------------------------------------------------------------------
 
-FIELD_NAMES = [*waivers.KNOWN_FIELDS, "subject", "Service", "rules", "requirment", "reason"]
+FIELD_NAMES = [*exceptions.KNOWN_FIELDS, "subject", "Service", "rules", "requirment", "reason"]
 RULE_IDS = ["PRIV-005", "PRIV-004", "SECRET-001", "priv-005", "EXC-001", "NOPE-1"]
 REQUIREMENTS = ["SEC-SPC-OPT-001", "REQ-SPC-OPT-004", "SEC-SPC-OPT-01"]
 SUBJECTS = ["SYS_ADMIN", "CHOWN", "", "*"]
@@ -295,7 +295,7 @@ def names_exactly(entry: list[tuple[str, Any]], target: Finding) -> bool:
     """The oracle, independent of the implementation: does this entry, read strictly,
     name ``target``'s service, rule or requirement, and subject exactly?"""
     keys = [key for key, _ in entry]
-    if len(keys) != len(set(keys)) or not set(keys) <= set(waivers.KNOWN_FIELDS):
+    if len(keys) != len(set(keys)) or not set(keys) <= set(exceptions.KNOWN_FIELDS):
         return False
     values = dict(entry)
     if values.get("service") != target.service:
@@ -347,14 +347,14 @@ def test_an_exact_entry_always_suppresses_its_finding(targets: list[Finding]) ->
 
 def test_registry_text_round_trips_repeated_keys(tmp_path: Path) -> None:
     text = registry_text([[("service", "db"), ("service", "web")]])
-    entry = waivers.read_registry(text)["exceptions"][0]
+    entry = exceptions.read_registry(text)["exceptions"][0]
     assert entry == {"service": "web"} and entry.duplicates == ("service",)
 
 
 def test_engine_accepts_a_service_of_another_profile_and_does_not_call_it_stale(
     tmp_path: Path,
 ) -> None:
-    from checks.engine import evaluate
+    from checks.evaluator import evaluate
 
     (tmp_path / "compose.yml").write_text(
         "services:\n  web: {image: busybox:1.37.0}\n"
@@ -363,7 +363,7 @@ def test_engine_accepts_a_service_of_another_profile_and_does_not_call_it_stale(
     )
     facts = ProjectFacts.read(tmp_path)
     entry = yaml.safe_load(GOOD)["exceptions"][0] | {"service": "worker"}
-    parsed, problems = waivers.parse([entry], REPO)
+    parsed, problems = exceptions.parse([entry], REPO)
     rendered_without_jobs = facts.stack({"services": {"web": {"image": "busybox:1.37.0"}}}, ())
     evaluation = evaluate([rendered_without_jobs], parsed, problems, today=TODAY)
     assert not [f for f in evaluation.findings if f.rule_id.startswith("EXC-")]
@@ -387,7 +387,7 @@ def _reported(fmt: str) -> str:
 
 
 def _registry_relaxes() -> dict[tuple[str, str], str]:
-    data = yaml.safe_load((REPO / waivers.REGISTRY_PATH).read_text())
+    data = yaml.safe_load((REPO / exceptions.REGISTRY_PATH).read_text())
     return {(e["service"], e["rule"]): " ".join(e["relaxes"].split()) for e in data["exceptions"]}
 
 

@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from checks.engine import run_rules
-from checks.registry import all_rules
+from checks.catalogue import model_rules
+from checks.evaluator import run_rules
 from cli import run
 from rule_fixtures import RULE_FIXTURES, build_stack, load_fixture
 
-RULES = all_rules()
+RULES = model_rules()
 
 
 def findings_of(rule_id: str, case: str, tmp_path: Path):

@@ -1,4 +1,4 @@
-"""The exit-code contract, enforced by stackctl.runner around every command."""
+"""The exit-code contract, enforced by stackctl.edge.runner around every command."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from stackctl.commands import Command, all_commands
+from stackctl.commands.options import Raw
+from stackctl.edge.runner import execute
 from stackctl.errors import EnvironmentProblem, StackError, UsageError
-from stackctl.options import Raw
 from stackctl.reporting import Outcome, ReportTo
-from stackctl.runner import execute
 
 
 def command_raising(error: BaseException) -> Command[None]:

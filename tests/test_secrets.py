@@ -11,8 +11,9 @@ import pytest
 
 from cli import run_invoke
 from conftest import OPS_FIXTURE
-from stackctl.redact import MASK, Redactor
-from stackctl.secrets import GENERATORS, SecretSpec, inspect, scaffold
+from stackctl.operating.redact import MASK, Redactor
+from stackctl.operating.secrets import GENERATORS, inspect, scaffold
+from stackctl.project.secret_specs import SecretSpec
 
 
 @pytest.fixture
@@ -132,8 +133,8 @@ def test_redactor_masks_values_and_conf_lines() -> None:
 
 
 def test_real_stack_declares_a_generator_for_every_secret(stack_compose) -> None:
-    from stackctl.model import render
-    from stackctl.secrets import specs_from_model
+    from stackctl.project.render import render
+    from stackctl.project.secret_specs import specs_from_model
 
     specs = specs_from_model(render(stack_compose, ["*"]).data)
     assert len(specs) == 14

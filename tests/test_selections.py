@@ -12,9 +12,15 @@ import pytest
 
 from cli import run, run_invoke, run_stackctl
 from conftest import FIXTURES, REPO
-from stackctl.compose import Compose, Project
-from stackctl.model import render, render_cache, render_outcome
-from stackctl.selections import Derivation, compare, cross_check, first_difference, pick_sample
+from stackctl.project.compose import Compose, Project
+from stackctl.project.render import render, render_cache, render_outcome
+from stackctl.project.selections import (
+    Derivation,
+    compare,
+    cross_check,
+    first_difference,
+    pick_sample,
+)
 
 CROSS_PROFILE = FIXTURES / "selections" / "cross-profile"
 

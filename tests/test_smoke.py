@@ -12,8 +12,8 @@ from opsstack import SERVICE_PROFILES, project_containers, project_networks, rem
 
 from cli import run_stackctl
 from conftest import OPS_FIXTURE, REPO
-from stackctl import verify
-from stackctl.smoke import NOT_RUN, ports_of
+from stackctl.operating.smoke import NOT_RUN, ports_of
+from stackctl.runtime import verify
 
 engine = pytest.mark.engine
 

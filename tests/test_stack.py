@@ -11,8 +11,8 @@ import yaml
 from checks.rules._shared import is_one_shot_job
 from checks.stack import Stack
 from conftest import REPO
-from stackctl.model import render
-from stackctl.profiles import SEVEN_PROFILES, VALIDATION_MATRIX, profile_dependencies
+from stackctl.project.profiles import SEVEN_PROFILES, VALIDATION_MATRIX, profile_dependencies
+from stackctl.project.render import render
 
 
 @pytest.fixture(scope="module")

@@ -22,10 +22,11 @@ import yaml
 
 from cli import run_invoke
 from conftest import OPS_FIXTURE, REPO
-from stackctl.compose import Compose, Project
 from stackctl.errors import StackError
-from stackctl.model import render
-from stackctl.secrets import scaffold, specs_from_model
+from stackctl.operating.secrets import scaffold
+from stackctl.project.compose import Compose, Project
+from stackctl.project.render import render
+from stackctl.project.secret_specs import specs_from_model
 from stackctl.swarm import cluster, deploy, gaps
 from stackctl.swarm.translate import parse_size, restart_policy, tmpfs_mount, translate
 

@@ -11,7 +11,7 @@ import pytest
 
 from cli import run_stackctl
 from conftest import FIXTURES, REPO
-from stackctl.profiles import VALIDATION_MATRIX
+from stackctl.project.profiles import VALIDATION_MATRIX
 
 
 def run_validate(project: Path, *args: str) -> subprocess.CompletedProcess[str]:

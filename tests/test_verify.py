@@ -19,12 +19,12 @@ from opsstack import (
     remove_everything,
 )
 
+from checks.exceptions import Waiver
 from checks.finding import Severity
-from checks.waivers import Waiver
 from cli import run_invoke
-from stackctl import verify
 from stackctl.reporting import junit
-from stackctl.verify import (
+from stackctl.runtime import verify
+from stackctl.runtime.verify import (
     CgroupLimits,
     Expected,
     FileFacts,
@@ -307,8 +307,8 @@ def running_stack(tmp_path: Path, docker_engine, test_image: str):
 def run_verify(copy) -> verify.Verification:
     import docker
 
-    from stackctl.compose import Compose, Project
-    from stackctl.model import render
+    from stackctl.project.compose import Compose, Project
+    from stackctl.project.render import render
 
     compose = Compose(Project.at(copy.path, ".env"))
     model = render(compose, ["core", "data", "app", "nonroot"])

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from checks.catalogue import rules_of_kind
 from checks.finding import Severity
 from checks.stack import ProjectFacts
 from checks.warnings import (
-    WARNING_RULES,
     classify,
     compose_message,
     findings_from_warnings,
@@ -189,7 +189,7 @@ def test_a_combination_that_cannot_render_carries_compose_s_line(tmp_path: Path)
 
 
 def test_warning_rules_are_documented() -> None:
-    for info in WARNING_RULES.values():
+    for info in rules_of_kind("compose").values():
         assert info.doc and info.hint and info.requirement.startswith("VAL-OPT-")
 
 
@@ -206,7 +206,7 @@ def render_model(directory: Path) -> dict:
 def test_a_foreign_single_file_project_fails_with_warnings_beside_other_findings(
     drifted,
 ) -> None:
-    from checks.engine import evaluate
+    from checks.evaluator import evaluate
 
     directory, lines = drifted
     facts = ProjectFacts.read(directory)
@@ -222,8 +222,8 @@ def test_a_foreign_single_file_project_fails_with_warnings_beside_other_findings
 def test_a_compose_warning_can_be_excepted_and_names_are_checked_against_the_project(
     drifted, tmp_path: Path
 ) -> None:
-    from checks import waivers
-    from checks.engine import evaluate
+    from checks import exceptions
+    from checks.evaluator import evaluate
 
     directory, lines = drifted
     (directory / "docs").mkdir()
@@ -246,7 +246,7 @@ def test_a_compose_warning_can_be_excepted_and_names_are_checked_against_the_pro
             "adr": "docs/adr.md",
         },
     ]
-    parsed, problems = waivers.parse(entries, directory)
+    parsed, problems = exceptions.parse(entries, directory)
     assert problems == []
     facts = ProjectFacts.read(directory)
     evaluation = evaluate(

@@ -1,7 +1,9 @@
 """Rule modules, one per requirement family. Importing this package registers them all."""
 
 from checks.rules import (  # noqa: F401
+    compose,
     entrypoint,
+    exceptions_file,
     health,
     hygiene,
     images,
@@ -9,5 +11,6 @@ from checks.rules import (  # noqa: F401
     network,
     privileges,
     resources,
+    runtime,
     secrets,
 )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from checks.finding import Hit, Severity
-from checks.registry import rule
+from checks.rule import rule
 from checks.stack import Stack
 
 REQ = "REQ-SPC-OPT-001"

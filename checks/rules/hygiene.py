@@ -8,7 +8,7 @@ from collections import Counter
 from collections.abc import Iterator
 
 from checks.finding import Hit, Severity
-from checks.registry import rule
+from checks.rule import rule
 from checks.rules._shared import image_name, is_credential_key
 from checks.stack import Stack
 

@@ -19,13 +19,13 @@ from urllib.parse import urlsplit
 
 import yaml
 
+from checks.conventions import STATE_OWNER_LABEL
 from checks.finding import Hit, Severity
-from checks.images import ImageFacts
-from checks.registry import rule
+from checks.image_facts import ImageFacts
+from checks.rule import rule
 from checks.rules._shared import environment, image_name, normalise_capability
 from checks.stack import Stack
 
-STATE_OWNER_LABEL = "org.platform.state-owner"
 FILE_ENV_WRAPPER = "infra/common/file-env.sh"
 SECRETS_DIR = "/run/secrets/"
 # Docker's default capability set, what a container keeps unless cap_drop removes it.

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 from checks.finding import Hit, Severity
-from checks.registry import rule
+from checks.rule import rule
 from checks.rules._shared import image_name
 from checks.stack import Stack
 

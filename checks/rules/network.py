@@ -6,7 +6,7 @@ import ipaddress
 from collections.abc import Iterator
 
 from checks.finding import Hit, Severity
-from checks.registry import rule
+from checks.rule import rule
 from checks.stack import Stack
 
 REQ = "REQ-SPC-OPT-003"

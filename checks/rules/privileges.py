@@ -7,7 +7,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from checks.finding import Hit, Severity
-from checks.registry import rule
+from checks.rule import rule
 from checks.rules._shared import normalise_capability
 from checks.stack import Stack
 

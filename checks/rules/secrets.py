@@ -8,7 +8,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from checks.finding import Hit, Severity
-from checks.registry import rule
+from checks.rule import rule
 from checks.rules._shared import environment, is_credential_key
 from checks.stack import Stack
 

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from stackctl.options import Option, Raw
+from stackctl.commands.options import Option, Raw
 from stackctl.reporting import Outcome, ReportTo
 
 OptionsT = TypeVar("OptionsT")

@@ -6,25 +6,25 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from checks import waivers
+from checks import exceptions
 from checks.catalogue import rule_catalogue as full_catalogue
-from checks.engine import Evaluation
+from checks.catalogue import rules_of_kind
+from checks.evaluator import Evaluation
 from checks.explain import UnknownRule, explain
 from checks.finding import Finding, Severity
-from checks.registry import RuleInfo
-from checks.waivers import META_RULES
-from stackctl import options as opt
+from checks.rule import RuleInfo
+from stackctl.checking.check_run import check_stack, cross_check_problem
 from stackctl.commands import Command, register
+from stackctl.commands import options as opt
 from stackctl.commands.validate import (
     DEFAULT_CROSS_CHECK,
     CrossCheckOptions,
     cross_check_options,
     parse_cross_check,
 )
-from stackctl.compose import Compose, Project
 from stackctl.errors import UsageError
-from stackctl.model import require_known_profiles
-from stackctl.policy import check_stack, cross_check_problem
+from stackctl.project.compose import Compose, Project
+from stackctl.project.render import require_known_profiles
 from stackctl.reporting import FORMATS, Case, Outcome, ReportTo, say
 from stackctl.reporting.findings import (
     TRACEABILITY_NOTE,
@@ -120,7 +120,7 @@ class CheckOutcome(Outcome):
             evaluation.findings,
             self.rules,
             services,
-            registry_rules=META_RULES,
+            registry_rules=rules_of_kind("exceptions"),
             registry_entries=self.registry_entries,
         )
         return (
@@ -156,7 +156,7 @@ def run(options: CheckOptions | ExplainOptions) -> Outcome:
     )
     problem = cross_check_problem(policy.cross_check, say)
     evaluation = policy.evaluation
-    registered, problems = waivers.load(options.project.directory)
+    registered, problems = exceptions.load(options.project.directory)
     entries = len(registered) + sum(1 for p in problems if p.rule_id == "EXC-001")
     failing = evaluation.failing(options.fail_on)
     return CheckOutcome(

@@ -10,12 +10,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from stackctl import options as opt
 from stackctl.commands import Command, register
 from stackctl.commands import check as check_command
+from stackctl.commands import options as opt
 from stackctl.commands import validate as validate_command
 from stackctl.commands.validate import cross_check_options, parse_cross_check
-from stackctl.model import render_cache
+from stackctl.project.render import render_cache
 from stackctl.reporting import Case, Outcome, ReportTo
 
 FORMATS = ("table", "json", "junit")

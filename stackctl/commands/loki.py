@@ -6,12 +6,12 @@ import shlex
 import subprocess
 from dataclasses import dataclass
 
-from stackctl import loki, preflight
-from stackctl import options as opt
 from stackctl.commands import Command, register
-from stackctl.compose import Compose, Project
+from stackctl.commands import options as opt
 from stackctl.errors import USAGE, EnvironmentProblem
-from stackctl.model import require_known_profiles
+from stackctl.operating import loki, preflight
+from stackctl.project.compose import Compose, Project
+from stackctl.project.render import require_known_profiles
 from stackctl.reporting import Outcome, say, table
 
 
@@ -65,9 +65,9 @@ class InstallOptions:
 def run_install(options: InstallOptions) -> Outcome:
     if options.dry_run:
         return Outcome("loki.install", text=loki.INSTALL_COMMAND)
-    from stackctl import engine
+    from stackctl.operating import docker_api
 
-    engine.client()  # one clear line when no engine answers
+    docker_api.client()  # one clear line when no engine answers
     say(f"running: {loki.INSTALL_COMMAND}")
     try:
         done = subprocess.run(

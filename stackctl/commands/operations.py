@@ -6,13 +6,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from stackctl import ops
-from stackctl import options as opt
 from stackctl.commands import Command, register
-from stackctl.compose import Compose, Project
+from stackctl.commands import options as opt
 from stackctl.errors import UsageError
-from stackctl.model import render, require_known_profiles
-from stackctl.profiles import ALL_PROFILES
+from stackctl.operating import lifecycle
+from stackctl.project.compose import Compose, Project
+from stackctl.project.profiles import ALL_PROFILES
+from stackctl.project.render import render, require_known_profiles
 from stackctl.reporting import Outcome, ReportTo, table
 
 PROFILES_HELP = "profiles, e.g. core,data (comma-separated, repeatable; '*' for all)"
@@ -45,7 +45,7 @@ def parse_up(raw: opt.Raw) -> UpOptions:
 
 
 def run_up(options: UpOptions) -> Outcome:
-    code = ops.up(
+    code = lifecycle.up(
         Compose(options.project),
         options.profiles,
         wait_timeout=options.wait_timeout,
@@ -104,7 +104,7 @@ def parse_down(raw: opt.Raw) -> DownOptions:
 
 
 def run_down(options: DownOptions) -> Outcome:
-    code = ops.down(
+    code = lifecycle.down(
         Compose(options.project), options.profiles, volumes=options.volumes, confirm=options.confirm
     )
     return Outcome("down", exit_code=code)
@@ -164,7 +164,7 @@ def run_ps(options: PsOptions) -> PsOutcome:
         cluster.require_manager(docker)  # not a manager: an environment error, exit 2
         rows = cluster.stack_rows(docker, options.stack)
         return PsOutcome("ps", rows=rows, headers=STACK_PS_HEADERS)
-    return PsOutcome("ps", rows=ops.ps_rows(Compose(options.project)))
+    return PsOutcome("ps", rows=lifecycle.ps_rows(Compose(options.project)))
 
 
 register(
@@ -211,7 +211,7 @@ def parse_logs(raw: opt.Raw) -> LogsOptions:
 def run_logs(options: LogsOptions) -> Outcome:
     if options.stack:
         return Outcome("logs", exit_code=_stack_logs(options))
-    status = ops.stream_logs(
+    status = lifecycle.stream_logs(
         Compose(options.project), options.service, follow=options.follow, tail=options.tail
     )
     return Outcome("logs", exit_code=0 if status in (0, -15) else 1)
@@ -247,7 +247,7 @@ def _stack_logs(options: LogsOptions) -> int:
             f"stack {options.stack} has no service {options.service!r}",
             hint=f"its services: {', '.join(services) or 'none (is it deployed?)'}",
         )
-    redact = ops.redactor_for(render(Compose(options.project), [ALL_PROFILES]))
+    redact = lifecycle.redactor_for(render(Compose(options.project), [ALL_PROFILES]))
     status = 0
     for service in [options.service] if options.service else services:
         code = cluster.stream_service_logs(

@@ -9,13 +9,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from stackctl import options as opt
 from stackctl.commands import Command, register
-from stackctl.compose import Compose, Project
-from stackctl.model import render
-from stackctl.profiles import ALL_PROFILES
+from stackctl.commands import options as opt
+from stackctl.project.compose import Compose, Project
+from stackctl.project.profiles import ALL_PROFILES
+from stackctl.project.render import render
+from stackctl.project.selections import Derivation, ProfileGraph, graph_rows
 from stackctl.reporting import Outcome, ReportTo, table
-from stackctl.selections import Derivation, ProfileGraph, graph_rows
 
 FORMATS = ("table", "json")
 

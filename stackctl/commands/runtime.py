@@ -7,12 +7,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from stackctl import options as opt
 from stackctl.commands import Command, register
-from stackctl.compose import Compose, Project
+from stackctl.commands import options as opt
 from stackctl.errors import EnvironmentProblem, UsageError
-from stackctl.model import render, require_known_profiles
-from stackctl.profiles import ALL_PROFILES
+from stackctl.project.compose import Compose, Project
+from stackctl.project.profiles import ALL_PROFILES
+from stackctl.project.render import render, require_known_profiles
 from stackctl.reporting import Case, Outcome, ReportTo
 
 FORMATS = ("table", "json", "junit")
@@ -43,33 +43,34 @@ def parse_verify(raw: opt.Raw) -> VerifyOptions:
 
 @dataclass(frozen=True)
 class VerifyOutcome(Outcome):
-    result: Any = None  # stackctl.verify.Verification (imported lazily)
+    result: Any = None  # stackctl.runtime.verify.Verification (imported lazily)
 
     def as_table(self) -> str:
-        from stackctl import verify
+        from stackctl.runtime import verify
 
         return verify.table(self.result)
 
     def as_data(self) -> Mapping[str, Any]:
-        from stackctl import verify
+        from stackctl.runtime import verify
 
         return verify.data(self.result)
 
     def as_cases(self) -> list[Case]:
-        from stackctl import verify
+        from stackctl.runtime import verify
 
         return verify.junit_cases(self.result)
 
 
 def run_verify(options: VerifyOptions) -> VerifyOutcome:
-    from stackctl import engine, verify
+    from stackctl.operating import docker_api
+    from stackctl.runtime import verify
 
-    client = engine.client()
+    client = docker_api.client()
     extra = {"COMPOSE_PROJECT_NAME": options.project_name} if options.project_name else {}
     compose = Compose(options.project, extra_env=extra)
     model = render(compose, options.profiles or (ALL_PROFILES,))
     if options.stack:
-        from stackctl.swarm.runtime import verify_stack
+        from stackctl.swarm.verify import verify_stack
 
         result = verify_stack(
             model, options.stack, client=client, project_dir=options.project.directory
@@ -140,13 +141,13 @@ def parse_smoke(raw: opt.Raw) -> SmokeOptions:
 
 @dataclass(frozen=True)
 class SmokeOutcome(Outcome):
-    result: Any = None  # stackctl.smoke.SmokeResult
+    result: Any = None  # stackctl.operating.smoke.SmokeResult
     junit_path: Path | None = None
     cases: tuple[Case, ...] = field(default_factory=tuple)
 
     def as_table(self) -> str:
-        from stackctl import verify
         from stackctl.reporting import table
+        from stackctl.runtime import verify
 
         result = self.result
         lines = []
@@ -180,7 +181,7 @@ class SmokeOutcome(Outcome):
 
 
 def run_smoke(options: SmokeOptions) -> SmokeOutcome:
-    from stackctl import smoke
+    from stackctl.operating import smoke
     from stackctl.reporting import emit, junit
 
     result = smoke.run(

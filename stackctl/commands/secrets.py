@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from stackctl import options as opt
-from stackctl import secrets
 from stackctl.commands import Command, register
-from stackctl.compose import Compose, Project
+from stackctl.commands import options as opt
 from stackctl.errors import UsageError
-from stackctl.model import render
+from stackctl.operating import secrets
+from stackctl.project.compose import Compose, Project
+from stackctl.project.render import render
+from stackctl.project.secret_specs import specs_from_model
 from stackctl.reporting import Outcome, say, table
 
 HEADERS = ("secret", "path", "kind", "status")
@@ -48,7 +49,7 @@ def parse(raw: opt.Raw) -> SecretsOptions:
 
 def run(options: SecretsOptions) -> Outcome:
     compose = Compose(options.project)
-    specs = secrets.specs_from_model(render(compose, ["*"]).data)
+    specs = specs_from_model(render(compose, ["*"]).data)
     base = compose.project.directory
     if options.rotate:
         statuses = [secrets.rotate(specs, options.rotate, root=base)]

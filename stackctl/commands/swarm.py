@@ -10,13 +10,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from stackctl import options as opt
-from stackctl import preflight
 from stackctl.commands import Command, register
-from stackctl.compose import Compose, Project
+from stackctl.commands import options as opt
 from stackctl.errors import UsageError
-from stackctl.model import render, require_known_profiles
-from stackctl.profiles import ALL_PROFILES
+from stackctl.operating import preflight
+from stackctl.project.compose import Compose, Project
+from stackctl.project.profiles import ALL_PROFILES
+from stackctl.project.render import render, require_known_profiles
 from stackctl.reporting import Outcome
 from stackctl.swarm import cluster, deploy
 

@@ -10,13 +10,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from stackctl import options as opt
-from stackctl.commands import Command, register
-from stackctl.compose import Compose, Project, is_environment_error
-from stackctl.errors import EnvironmentProblem, UsageError
-from stackctl.policy import DEFAULT_SAMPLE, cross_check_problem
-from stackctl.reporting import Case, Outcome, ReportTo, say
-from stackctl.validate import (
+from stackctl.checking.check_run import DEFAULT_SAMPLE, cross_check_problem
+from stackctl.checking.validation import (
     ExhaustiveResult,
     ValidationResult,
     exhaustive,
@@ -26,6 +21,11 @@ from stackctl.validate import (
     render_results,
     validate,
 )
+from stackctl.commands import Command, register
+from stackctl.commands import options as opt
+from stackctl.errors import EnvironmentProblem, UsageError
+from stackctl.project.compose import Compose, Project, is_environment_error
+from stackctl.reporting import Case, Outcome, ReportTo, say
 
 FORMATS = ("table", "json", "junit")
 

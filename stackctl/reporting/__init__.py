@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
+from stackctl.console import say, short_list, table
 from stackctl.errors import EnvironmentProblem, StackError, UsageError
 from stackctl.reporting.jsonout import SCHEMA_VERSION, envelope, to_json, tool_version
 from stackctl.reporting.junit import Case, junit
 from stackctl.reporting.sarif import sarif
-from stackctl.reporting.text import say, short_list, table
 
 FORMATS = ("table", "json", "sarif", "junit")
 

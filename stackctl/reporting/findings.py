@@ -6,10 +6,10 @@ from collections.abc import Collection, Sequence
 from typing import Any
 
 from checks.finding import Finding
-from checks.registry import RuleInfo
+from checks.rule import RuleInfo
+from stackctl.console import table
 from stackctl.reporting.junit import Case
 from stackctl.reporting.sarif import SARIF_LEVELS, sarif
-from stackctl.reporting.text import table
 
 
 def finding_dict(f: Finding) -> dict[str, Any]:

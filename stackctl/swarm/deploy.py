@@ -19,9 +19,9 @@ from typing import Any
 import yaml
 
 from stackctl.errors import EnvironmentProblem
-from stackctl.redact import Redactor
+from stackctl.operating.redact import Redactor
+from stackctl.project.secret_specs import SecretSpec, specs_from_model
 from stackctl.reporting import say, short_list, table
-from stackctl.secrets import SecretSpec, specs_from_model
 from stackctl.swarm import cluster, gaps
 from stackctl.swarm.translate import Translation, translate
 

@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import Literal
 
 from checks.finding import Severity
-from stackctl.compose import Project
 from stackctl.errors import EnvironmentProblem, UsageError
-from stackctl.profiles import ALL_PROFILES, parse_profiles
+from stackctl.project.compose import Project
+from stackctl.project.profiles import ALL_PROFILES, parse_profiles
 
 Kind = Literal["text", "number", "flag", "list"]
 RawValue = str | bool | list[str] | None

@@ -8,9 +8,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from stackctl.commands import Command, all_commands
+from stackctl.commands.options import Option, RawValue
+from stackctl.edge.runner import debug_from_env, execute
 from stackctl.errors import USAGE
-from stackctl.options import Option, RawValue
-from stackctl.runner import debug_from_env, execute
 
 
 class _Parser(argparse.ArgumentParser):

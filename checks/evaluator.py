@@ -6,10 +6,10 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from checks import waivers as waiver_registry
-from checks.catalogue import rule_catalogue
+from checks import exceptions
+from checks.catalogue import model_rules, rule_catalogue
 from checks.finding import Finding, Severity
-from checks.registry import Rule, all_rules
+from checks.rule import Rule
 from checks.stack import Stack
 
 
@@ -51,7 +51,7 @@ def run_rules(stack: Stack, rules: Iterable[Rule]) -> Iterable[Finding]:
 
 def evaluate(
     stacks: Sequence[Stack],
-    waivers: Sequence[waiver_registry.Waiver] = (),
+    waivers: Sequence[exceptions.Waiver] = (),
     registry_problems: Sequence[Finding] = (),
     *,
     today: dt.date | None = None,
@@ -65,7 +65,7 @@ def evaluate(
     rule of the catalogue and a service the project defines; only the services
     rendered here decide whether an exception is stale.
     """
-    selected = list(rules if rules is not None else all_rules().values())
+    selected = list(rules if rules is not None else model_rules().values())
     unique: dict[str, Finding] = {}
     services: set[str] = set()
     defined: set[str] = set()
@@ -76,8 +76,8 @@ def evaluate(
             unique.setdefault(finding.fingerprint, finding)
     for finding in compose_findings:
         unique.setdefault(finding.fingerprint, finding)
-    valid, unknown_names = waiver_registry.check_names(waivers, rule_catalogue(), defined)
-    findings = waiver_registry.apply(unique.values(), valid, today or dt.date.today(), services)
+    valid, unknown_names = exceptions.check_names(waivers, rule_catalogue(), defined)
+    findings = exceptions.apply(unique.values(), valid, today or dt.date.today(), services)
     findings.extend(registry_problems)
     findings.extend(unknown_names)
     findings.sort(key=lambda f: (f.requirement, f.rule_id, f.service, f.subject))

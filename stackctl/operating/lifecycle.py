@@ -1,6 +1,6 @@
 """Operations: up, down, ps and logs for a profile selection.
 
-``up`` behaves like a careful operator: the preflight (``stackctl.preflight``)
+``up`` behaves like a careful operator: the preflight (``stackctl.operating.preflight``)
 runs first and stops at the first problem; then compose starts the selection
 and waits for it to be healthy. When it is not, the failing services and their
 redacted log tails are shown and nothing is rolled back unless asked.
@@ -11,46 +11,29 @@ user input.
 from __future__ import annotations
 
 import contextlib
-import json
 import signal
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from stackctl import engine, preflight, verify
-from stackctl.compose import Compose, first_error_line
-from stackctl.errors import ComposeAborted, Interrupted, StackError, UsageError
-from stackctl.model import Model, render
-from stackctl.preflight import STATE_VARIABLE, Selection
-from stackctl.profiles import ALL_PROFILES
-from stackctl.redact import Redactor
+from checks.conventions import PROJECT_LABEL, SERVICE_LABEL, STATE_VARIABLE
+from stackctl.errors import ComposeAborted, Interrupted, UsageError
+from stackctl.operating import docker_api, preflight
+from stackctl.operating.preflight import Selection
+from stackctl.operating.redact import Redactor
+from stackctl.project.compose import Compose
+from stackctl.project.containers import containers
+from stackctl.project.profiles import ALL_PROFILES
+from stackctl.project.render import Model, render
+from stackctl.project.secret_specs import specs_from_model
 from stackctl.reporting import say, short_list, table
-from stackctl.secrets import specs_from_model
-from stackctl.verify import PROJECT_LABEL, SERVICE_LABEL
+from stackctl.runtime import verify
 
 LOG_TAIL = 20
 
 
 # -- up / down / ps / logs --------------------------------------------------------
-
-
-def parse_ps(stdout: str) -> list[dict[str, Any]]:
-    """`compose ps --format json` prints an array (old) or one object per line (new)."""
-    text = stdout.strip()
-    if not text:
-        return []
-    if text.startswith("["):
-        rows: list[dict[str, Any]] = json.loads(text)
-        return rows
-    return [json.loads(line) for line in text.splitlines() if line.strip()]
-
-
-def containers(compose: Compose, profiles: Sequence[str]) -> list[dict[str, Any]]:
-    done = compose.run(["ps", "--all", "--format", "json"], profiles)
-    if done.returncode != 0:
-        raise StackError(f"compose ps failed: {first_error_line(done.stderr)}")
-    return parse_ps(done.stdout)
 
 
 def redactor_for(model: Model) -> Redactor:
@@ -84,7 +67,7 @@ def failure_report(compose: Compose, selection: Selection, redact: Redactor) -> 
 
 @dataclass(frozen=True)
 class Snapshot:
-    """The project's containers and networks (ids) at one moment, from the engine."""
+    """The project's containers and networks (ids) at one moment, from the docker_api."""
 
     containers: frozenset[str]
     networks: frozenset[str]
@@ -268,7 +251,7 @@ def down(
     Exit 1 when anything of the selection is still there afterwards (a container,
     or a network another container still uses), named in one line.
     """
-    client = engine.client()
+    client = docker_api.client()
     profiles = tuple(requested) or (ALL_PROFILES,)
     if volumes and not confirm:
         raise UsageError(
@@ -325,7 +308,7 @@ def leftovers(client: Any, model: Model, *, everything: bool) -> list[str]:
 
 def ps_rows(compose: Compose) -> list[tuple[str, str, str, str, str]]:
     """One row per container of the project: service, profile, state, health, ports."""
-    engine.client()
+    docker_api.client()
     full = render(compose, [ALL_PROFILES])
     rows = []
     for container in containers(compose, [ALL_PROFILES]):
@@ -357,7 +340,7 @@ def stream_logs(
     write: Callable[[str], None] = lambda line: print(line, end="", flush=True),
 ) -> int:
     """Compose logs with every secret value masked, line by line as they arrive."""
-    engine.client()
+    docker_api.client()
     full = render(compose, [ALL_PROFILES])
     if service and service not in full.services:
         raise UsageError(

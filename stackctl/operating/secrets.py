@@ -16,16 +16,15 @@ import stat
 import string
 import tempfile
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from stackctl.errors import EnvironmentProblem, UsageError
+from stackctl.project.secret_specs import GENERATORS_KEY, SecretSpec
 
 FILE_MODE = 0o600
 DIR_MODE = 0o700
-GENERATORS_KEY = "x-secret-generators"
 _ALPHABET = string.ascii_letters + string.digits
 
 
@@ -44,14 +43,6 @@ GENERATORS: dict[str, Callable[[], str]] = {
 
 
 @dataclass(frozen=True)
-class SecretSpec:
-    name: str
-    path: Path
-    kind: str | None
-    owner: tuple[int, int] | None = None
-
-
-@dataclass(frozen=True)
 class SecretStatus:
     spec: SecretSpec
     status: str  # created, present, missing, empty, wrong permissions, wrong owner, ...
@@ -59,31 +50,6 @@ class SecretStatus:
     @property
     def ok(self) -> bool:
         return self.status in {"created", "present", "rotated", "fixed"}
-
-
-def parse_owner(text: Any) -> tuple[int, int] | None:
-    """``"1000:0"`` -> ``(1000, 0)``; ``"1000"`` -> ``(1000, 1000)``; empty -> None."""
-    if text in (None, ""):
-        return None
-    uid, _, gid = str(text).partition(":")
-    try:
-        return int(uid), int(gid or uid)
-    except ValueError:
-        raise UsageError(f"owner {text!r} is not uid[:gid]") from None
-
-
-def specs_from_model(model: Mapping[str, Any]) -> list[SecretSpec]:
-    """The file-based secrets of a rendered model, with their declared generators."""
-    declared = model.get(GENERATORS_KEY) or {}
-    specs = []
-    for name, spec in sorted((model.get("secrets") or {}).items()):
-        if not (spec or {}).get("file"):
-            continue
-        entry = declared.get(name)
-        kind = entry.get("kind") if isinstance(entry, Mapping) else entry
-        owner = parse_owner(entry.get("owner")) if isinstance(entry, Mapping) else None
-        specs.append(SecretSpec(name, Path(spec["file"]), kind and str(kind), owner))
-    return specs
 
 
 SYMLINK = "symlink (refused)"

@@ -22,200 +22,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from checks import waivers as waiver_registry
+from checks import exceptions
+from checks.catalogue import rules_of_kind
+from checks.conventions import HASH_LABEL, PROJECT_LABEL, SERVICE_LABEL
 from checks.finding import Finding, Severity
-from checks.registry import RuleInfo
 from stackctl import reporting as report
-from stackctl.compose import Compose, first_error_line
 from stackctl.errors import RenderError
-from stackctl.model import Model
-from stackctl.secrets import specs_from_model
+from stackctl.project.compose import Compose, first_error_line
+from stackctl.project.render import Model
+from stackctl.project.secret_specs import specs_from_model
 
-SEC = "SEC-SPC-OPT-001"
-RES = "REQ-SPC-OPT-002"
-NET = "REQ-SPC-OPT-003"
-SECRETS = "REQ-SPC-OPT-004"
-HEALTH = "PRJ-HEALTH"
-LOG = "PRJ-LOG"
-HYGIENE = "PRJ-HYGIENE"
-DRIFT = "PRJ-DRIFT"  # project ID: the running stack is the one the files declare
-
-PROJECT_LABEL = "com.docker.compose.project"
-SERVICE_LABEL = "com.docker.compose.service"
-HASH_LABEL = "com.docker.compose.config-hash"
+# The runtime checks, in report order (declared in checks.rules.runtime).
+RUNTIME_CHECKS = rules_of_kind("runtime")
 # Findings below this severity are shown but do not fail (e.g. "cannot read /proc").
 FAIL_AT = Severity.MEDIUM
 
-
-def _check(
-    check_id: str, requirement: str, severity: Severity, title: str, hint: str, doc: str
-) -> tuple[str, RuleInfo]:
-    return check_id, RuleInfo(check_id, requirement, severity, title, hint, doc)
-
-
-# The runtime checks, in report order. ``MIRRORS`` names the static rule each one
-# enforces at runtime, so an exception written for that rule also applies here.
-RUNTIME_CHECKS: dict[str, RuleInfo] = dict(
-    [
-        _check(
-            "RUN-001",
-            HEALTH,
-            Severity.HIGH,
-            "running and healthy",
-            "invoke logs --service SERVICE; then invoke up",
-            "The container runs and, when it has a healthcheck, is healthy; "
-            'a one-shot job (restart "no") may have exited 0.',
-        ),
-        _check(
-            "RUN-002",
-            SEC,
-            Severity.CRITICAL,
-            "capabilities dropped and added as declared",
-            "re-create it with invoke up (compose applies cap_drop/cap_add)",
-            "HostConfig.CapDrop holds every declared cap_drop and CapAdd nothing undeclared.",
-        ),
-        _check(
-            "RUN-003",
-            SEC,
-            Severity.CRITICAL,
-            "PID 1 holds no undeclared capability",
-            "re-create it with invoke up; never start stack containers by hand",
-            "The effective capabilities (CapEff of PID 1 in /proc) are within what the "
-            "model allows: cap_add under cap_drop ALL, else Docker's defaults minus cap_drop.",
-        ),
-        _check(
-            "RUN-004",
-            SEC,
-            Severity.HIGH,
-            "no-new-privileges in effect",
-            "re-create it with invoke up (security_opt: no-new-privileges:true)",
-            "When declared, the engine has no-new-privileges and PID 1 reports NoNewPrivs: 1.",
-        ),
-        _check(
-            "RUN-005",
-            SEC,
-            Severity.CRITICAL,
-            "not privileged unless declared",
-            "re-create it with invoke up",
-            "HostConfig.Privileged is false unless the model declares privileged: true.",
-        ),
-        _check(
-            "RUN-006",
-            SEC,
-            Severity.MEDIUM,
-            "init is PID 1",
-            "re-create it with invoke up (init: true)",
-            "With init: true the engine runs docker-init as PID 1 to reap zombies and "
-            "forward signals.",
-        ),
-        _check(
-            "RUN-007",
-            SEC,
-            Severity.HIGH,
-            "read-only root filesystem",
-            "re-create it with invoke up (read_only: true)",
-            "With read_only: true the root filesystem is mounted read-only.",
-        ),
-        _check(
-            "RUN-008",
-            RES,
-            Severity.HIGH,
-            "memory limit in effect",
-            "re-create it with invoke up (deploy.resources.limits.memory)",
-            "The memory limit of the container's cgroup equals the declared limit.",
-        ),
-        _check(
-            "RUN-009",
-            RES,
-            Severity.HIGH,
-            "CPU limit in effect",
-            "re-create it with invoke up (deploy.resources.limits.cpus)",
-            "The CPU quota of the container's cgroup equals the declared cpus.",
-        ),
-        _check(
-            "RUN-010",
-            RES,
-            Severity.HIGH,
-            "pids limit in effect",
-            "re-create it with invoke up (deploy.resources.limits.pids)",
-            "The pids limit of the container's cgroup equals the declared pids.",
-        ),
-        _check(
-            "RUN-011",
-            SEC,
-            Severity.HIGH,
-            "runs as the declared user",
-            "re-create it with invoke up (user:)",
-            "Config.User equals the declared user, and PID 1 runs with its uid.",
-        ),
-        _check(
-            "RUN-012",
-            SECRETS,
-            Severity.HIGH,
-            "secrets mounted read-only, 0600, right owner",
-            "invoke secrets.scaffold --fix, then invoke up",
-            "Every declared secret is a read-only mount at its target; the host file is "
-            "not readable by group or others and belongs to the declared owner. Only "
-            "mode and owner are looked at, never the content.",
-        ),
-        _check(
-            "RUN-013",
-            LOG,
-            Severity.MEDIUM,
-            "logging driver as declared",
-            "re-create it with invoke up",
-            "HostConfig.LogConfig.Type equals the declared logging driver.",
-        ),
-        _check(
-            "RUN-014",
-            NET,
-            Severity.HIGH,
-            "declared networks, no static address",
-            "re-create it with invoke up; never pin ipv4_address",
-            "The container is attached to exactly the declared networks, by DNS name, "
-            "with no static IPv4/IPv6 address.",
-        ),
-        _check(
-            "RUN-015",
-            HYGIENE,
-            Severity.MEDIUM,
-            "image matches the pinned reference",
-            "invoke up re-creates containers whose image changed",
-            "A digest-pinned image runs with that digest; a tag runs the image the tag "
-            "names locally now.",
-        ),
-        _check(
-            "RUN-016",
-            DRIFT,
-            Severity.MEDIUM,
-            "configuration hash is current",
-            "invoke up (compose re-creates containers whose configuration changed)",
-            "The container's config-hash label equals compose's hash of the rendered service.",
-        ),
-        _check(
-            "RUN-017",
-            DRIFT,
-            Severity.HIGH,
-            "created by compose for a declared service",
-            "remove the container, then invoke up",
-            "Every container of the project carries compose's labels for a service the "
-            "stack declares, and nothing else is attached to the project's networks.",
-        ),
-    ]
-)
-MIRRORS = {
-    "RUN-002": ("PRIV-001", "PRIV-005"),
-    "RUN-003": ("PRIV-001", "PRIV-005"),
-    "RUN-004": ("PRIV-002",),
-    "RUN-005": ("PRIV-004",),
-    "RUN-006": ("PRIV-003",),
-    "RUN-008": ("RES-001",),
-    "RUN-009": ("RES-001",),
-    "RUN-010": ("RES-001",),
-    "RUN-013": ("LOG-001",),
-    "RUN-014": ("NET-001",),
-    "RUN-015": ("HYG-001",),
-}
 
 _CAPABILITY_ORDER = """
     CHOWN DAC_OVERRIDE DAC_READ_SEARCH FOWNER FSETID KILL SETGID SETUID SETPCAP
@@ -640,7 +461,7 @@ def unmanaged(
 
 
 def apply_waivers(
-    findings: Sequence[Finding], waivers: Sequence[waiver_registry.Waiver], today: dt.date
+    findings: Sequence[Finding], waivers: Sequence[exceptions.Waiver], today: dt.date
 ) -> list[Finding]:
     """Suppress runtime findings that a live exception covers (by its rule or requirement).
 
@@ -650,7 +471,8 @@ def apply_waivers(
     live = [w for w in waivers if w.expires is None or w.expires >= today]
     result = []
     for finding in findings:
-        rules = {finding.rule_id, *MIRRORS.get(finding.rule_id, ())}
+        runtime_rule = RUNTIME_CHECKS.get(finding.rule_id)
+        rules = {finding.rule_id, *(runtime_rule.mirrors if runtime_rule else ())}
         for waiver in live:
             if waiver.service != finding.service:
                 continue
@@ -891,7 +713,7 @@ def verify(
             if strangers:
                 findings += strangers
                 checked.append((str(attrs.get("Name", "?")).lstrip("/"), "-"))
-    registry, _ = waiver_registry.load(compose.project.directory)
+    registry, _ = exceptions.load(compose.project.directory)
     findings = apply_waivers(findings, registry, today or dt.date.today())
     return Verification(project, checked, findings)
 

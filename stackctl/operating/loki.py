@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from checks.engine import evaluate
-from checks.registry import all_rules
+from checks.catalogue import model_rules
+from checks.evaluator import evaluate
 from checks.stack import Stack
-from stackctl.engine import plugin_state
+from stackctl.operating.docker_api import plugin_state
 from stackctl.reporting import short_list
 
 PLUGIN_ALIAS = "loki"
@@ -81,7 +81,7 @@ def plugin_check(engine: Any, users: list[str]) -> Check:
 
 def options_check(model: Mapping[str, Any]) -> Check:
     """Runs the policy rules through the rule engine, so preflight and `check` never disagree."""
-    rules = all_rules()
+    rules = model_rules()
     evaluation = evaluate([Stack(model=model)], rules=[rules[rule_id] for rule_id in OPTION_RULES])
     problems = evaluation.open_findings
     if not problems:

@@ -23,91 +23,15 @@ from typing import Any
 
 import yaml
 
-from checks.finding import Finding, Severity
-from checks.registry import RuleInfo
+from checks.catalogue import rules_of_kind
+from checks.finding import Finding
+from checks.rule import RuleInfo
 
 REGISTRY_PATH = "infra/exceptions.yml"
 REQUIRED_FIELDS = ("service", "subjects", "relaxes", "rationale", "adr")
 KNOWN_FIELDS = ("service", "rule", "requirement", *REQUIRED_FIELDS[1:], "expires")
 ALL_SUBJECTS = "*"
 TOP_LEVEL_KEYS = ("exceptions",)
-
-
-# Rules about the registry itself, evaluated by the engine rather than on a model.
-META_RULES: dict[str, RuleInfo] = {
-    "EXC-001": RuleInfo(
-        "EXC-001",
-        "PRJ-EXCEPTIONS",
-        Severity.HIGH,
-        "exception entries are complete and unambiguous",
-        "fix the entry: known keys only, an existing rule and service, "
-        'explicit subjects (["*"] for all) and an existing adr',
-        "Every registry entry has exactly the keys service, rule and/or requirement, "
-        "subjects, relaxes, rationale, adr and optionally expires (an ISO date); no "
-        "unknown or repeated key. `subjects` lists the exact items relaxed; relaxing "
-        'every subject must be written `subjects: ["*"]`. The rule, the requirement '
-        "and the service must exist (the service in any profile), and the ADR file must "
-        "exist in the repository. An entry that breaks any of this suppresses nothing, "
-        "so a typo can never widen an exception.",
-        example="""
-        exceptions:
-          - service: postgres
-            rule: PRIV-005
-            subject: [CHOWN]   # typo: the key is `subjects`
-            relaxes: cap_add CHOWN
-            rationale: the entrypoint chowns PGDATA
-            adr: docs/adr/0002-entrypoint-capabilities.md
-        """,
-        fixed="""
-        exceptions:
-          - service: postgres
-            rule: PRIV-005
-            subjects: [CHOWN]
-            relaxes: cap_add CHOWN
-            rationale: the entrypoint chowns PGDATA
-            adr: docs/adr/0002-entrypoint-capabilities.md
-        """,
-    ),
-    "EXC-002": RuleInfo(
-        "EXC-002",
-        "PRJ-EXCEPTIONS",
-        Severity.HIGH,
-        "exceptions have not expired",
-        "fix the finding, or renew the exception with a new review date and ADR note",
-        "An entry past its `expires` date no longer suppresses anything and fails the gate.",
-        example="""
-        exceptions:
-          - {service: loki, rule: LOG-001, subjects: [local], relaxes: logging driver,
-             rationale: no self-shipping, adr: docs/adr/0003-loki-logging.md,
-             expires: 2020-01-31}
-        """,
-        fixed="""
-        exceptions:
-          - {service: loki, rule: LOG-001, subjects: [local], relaxes: logging driver,
-             rationale: no self-shipping, adr: docs/adr/0003-loki-logging.md,
-             expires: 2027-01-31}
-        """,
-    ),
-    "EXC-003": RuleInfo(
-        "EXC-003",
-        "PRJ-EXCEPTIONS",
-        Severity.MEDIUM,
-        "no stale exceptions",
-        "delete the entry: the deviation it documents is gone",
-        "An entry that matches no finding is stale. Only entries whose service was "
-        "rendered in this run are judged, so checking one profile does not call the "
-        "exceptions of the others stale.",
-        example="""
-        # grafana no longer adds any capability, but the entry is still there
-        exceptions:
-          - {service: grafana, rule: PRIV-005, subjects: [CHOWN], relaxes: cap_add CHOWN,
-             rationale: old plugin installer, adr: docs/adr/0002-entrypoint-capabilities.md}
-        """,
-        fixed="""
-        exceptions: []
-        """,
-    ),
-}
 
 
 @dataclass(frozen=True)
@@ -180,7 +104,7 @@ def read_registry(text: str) -> Any:
 
 
 def _meta(rule_id: str, message: str, subject: str) -> Finding:
-    meta = META_RULES[rule_id]
+    meta = rules_of_kind("exceptions")[rule_id]
     return Finding(
         meta.id,
         meta.requirement,
@@ -386,7 +310,7 @@ def check_names(
             found[-1] += _did_you_mean(waiver.service, services)
         if waiver.rule and waiver.rule not in rules:
             found.append(f"names unknown rule {waiver.rule!r}{_did_you_mean(waiver.rule, rules)}")
-        elif waiver.rule in META_RULES:
+        elif waiver.rule in rules_of_kind("exceptions"):
             found.append(f"cannot except the registry's own rule {waiver.rule}")
         elif (
             waiver.rule

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
-from checks.stack import default_compose_file
+from checks.conventions import default_compose_file
 from stackctl.errors import (
     ComposeAborted,
     EnvironmentProblem,
@@ -46,7 +46,6 @@ from stackctl.errors import (
 # `include` arrived in 2.20; `extends` inside included files resolves relative
 # to the including file only from 2.24.6 (docker/compose#11412).
 MINIMUM_VERSION = (2, 24, 6)
-ROOT_FILE = "docker-compose.yml"
 # Variables that would silently override the explicit selection we pass.
 _SCRUBBED_ENV = ("COMPOSE_PROFILES", "COMPOSE_FILE", "COMPOSE_PATH_SEPARATOR")
 _VERSION_RE = re.compile(r"v?(\d+)\.(\d+)\.(\d+)")

@@ -21,11 +21,11 @@ from collections.abc import Iterator
 from types import FrameType
 from typing import Any
 
-from stackctl import compose
 from stackctl.commands import Command
+from stackctl.commands.options import Raw
 from stackctl.errors import INTERRUPTED, OK, USAGE, Interrupted, StackError, one_line
-from stackctl.model import render_cache
-from stackctl.options import Raw
+from stackctl.project import compose
+from stackctl.project.render import render_cache
 from stackctl.reporting import emit, render
 
 DEBUG_VARIABLE = "STACKCTL_DEBUG"

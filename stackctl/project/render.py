@@ -25,9 +25,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from stackctl.compose import Compose, first_error_line
 from stackctl.errors import RenderError
-from stackctl.profiles import check_known
+from stackctl.project.compose import Compose, first_error_line
+from stackctl.project.profiles import check_known
 
 # Compose prints these on stderr but still exits 0; for this stack they are errors.
 _WARNING_PATTERNS = (

@@ -25,15 +25,15 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from stackctl.compose import Compose
-from stackctl.model import Model, RenderOutcome, render_outcome
-from stackctl.profiles import (
+from stackctl.project.compose import Compose
+from stackctl.project.profiles import (
     ALL_PROFILES,
     SEVEN_PROFILES,
     profile_needs,
     required_dependencies,
     service_profiles,
 )
+from stackctl.project.render import Model, RenderOutcome, render_outcome
 
 T = TypeVar("T")
 

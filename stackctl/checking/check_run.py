@@ -1,7 +1,7 @@
 """`check`: one full render, every selection derived from it, checks/ on each distinct set.
 
 Compose renders the stack once with ``--profile '*'``; the model of each
-selection of the matrix is derived from it (``stackctl.selections``) and the
+selection of the matrix is derived from it (``stackctl.project.selections``) and the
 rules run once per distinct set of enabled services. A seeded random sample of
 selections is also rendered for real and compared with its derived model.
 
@@ -17,15 +17,15 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from checks import waivers
-from checks.engine import Evaluation, evaluate
+from checks import exceptions
+from checks.evaluator import Evaluation, evaluate
 from checks.stack import ProjectFacts, Stack
 from checks.warnings import findings_from_warnings, render_failure_finding
-from stackctl.compose import Compose
 from stackctl.errors import RenderError, StackError
-from stackctl.model import RenderOutcome, cached_outcome, render_cache, render_outcome
-from stackctl.profiles import ALL_PROFILES, VALIDATION_MATRIX
-from stackctl.selections import (
+from stackctl.project.compose import Compose
+from stackctl.project.profiles import ALL_PROFILES, VALIDATION_MATRIX
+from stackctl.project.render import RenderOutcome, cached_outcome, render_cache, render_outcome
+from stackctl.project.selections import (
     CrossCheck,
     Derivation,
     Selection,
@@ -206,7 +206,7 @@ def _check_stack(
                 f"nothing could be rendered; compose says: {full.error}",
                 hint="run `invoke validate` to see each combination's error",
             )
-    registered, problems = waivers.load(compose.project.directory)
+    registered, problems = exceptions.load(compose.project.directory)
     # Compose's own findings go through the registry like any other: they can be excepted.
     rendering = findings_from_warnings(warnings, facts, (ALL_PROFILES,))
     rendering += [

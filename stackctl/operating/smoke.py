@@ -23,12 +23,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from stackctl import engine, ops, preflight, verify
-from stackctl.compose import Compose, Project
+from checks.conventions import PROJECT_LABEL, STATE_VARIABLE
 from stackctl.errors import EnvironmentProblem, StackError
-from stackctl.model import Model
+from stackctl.operating import docker_api, lifecycle, preflight
+from stackctl.operating.secrets import scaffold
+from stackctl.project.compose import Compose, Project
+from stackctl.project.render import Model
+from stackctl.project.secret_specs import specs_from_model
 from stackctl.reporting import Case, say, short_list
-from stackctl.secrets import scaffold, specs_from_model
+from stackctl.runtime import verify
 
 NOT_RUN = 3
 FIXTURE_IMAGE = "stackctl-test/busybox:1.0"
@@ -88,7 +91,7 @@ def isolated(project: Project, name: str, state: Path) -> Compose:
     """Compose for ``project`` under a throwaway project name and state directory."""
     return Compose(
         project,
-        extra_env={"COMPOSE_PROJECT_NAME": name, preflight.STATE_VARIABLE: str(state)},
+        extra_env={"COMPOSE_PROJECT_NAME": name, STATE_VARIABLE: str(state)},
     )
 
 
@@ -129,7 +132,7 @@ def prepare_fixture(source: Path, workdir: Path, name: str, client: Any) -> Proj
         f"LOG_DRIVER=local\nTEST_IMAGE={image}\n"
     )
     project = Project.at(target, ".env")
-    from stackctl.model import render
+    from stackctl.project.render import render
 
     model = render(Compose(project), ["*"])
     scaffold(specs_from_model(model.data))
@@ -149,7 +152,7 @@ def require_isolation(model: Model, name: str) -> None:
 
 def require_images(client: Any, model: Model) -> None:
     images = set(preflight.images_of(model).values())
-    missing = engine.missing_images(client, images)
+    missing = docker_api.missing_images(client, images)
     if missing:
         raise NotRun(
             f"smoke not run: {len(missing)} of {len(images)} image(s) are not present locally: "
@@ -202,7 +205,7 @@ def probe_reachability(client: Any, model: Model, project: str) -> list[Probe]:
     ]
     if not targets:
         return []
-    running = client.api.containers(filters={"label": f"{verify.PROJECT_LABEL}={project}"})
+    running = client.api.containers(filters={"label": f"{PROJECT_LABEL}={project}"})
     for prober in running:
         command = _probe_command(client, prober["Id"])
         if command is None:
@@ -226,7 +229,7 @@ def teardown(client: Any, project: str, network_names: Sequence[str]) -> list[st
     from docker.errors import APIError, NotFound
 
     left: list[str] = []
-    label = {"label": f"{verify.PROJECT_LABEL}={project}"}
+    label = {"label": f"{PROJECT_LABEL}={project}"}
     for container in client.api.containers(all=True, filters=label):
         try:
             client.api.remove_container(container["Id"], force=True, v=True)
@@ -234,7 +237,7 @@ def teardown(client: Any, project: str, network_names: Sequence[str]) -> list[st
             continue
         except APIError:
             left.append(str((container.get("Names") or ["?"])[0]).lstrip("/"))
-    for network in ops.project_networks(client, project, network_names):
+    for network in lifecycle.project_networks(client, project, network_names):
         try:
             client.api.remove_network(network["Id"])
         except NotFound:
@@ -261,7 +264,7 @@ def run(
     wait_timeout: int = 180,
 ) -> SmokeResult:
     """Start, prove and tear down ``profiles`` of the stack at ``project_dir``."""
-    client = engine.client()
+    client = docker_api.client()
     name = f"smoke-{random.token_hex(4)}"
     workdir = Path(tempfile.mkdtemp(prefix=f"stackctl-{name}-"))
     result = SmokeResult(name)
@@ -274,7 +277,7 @@ def run(
         compose = isolated(project, name, workdir / "state")
         selection = preflight.select(compose, profiles)
         require_isolation(selection.model, name)
-        networks = ops.declared_network_names(selection.model)
+        networks = lifecycle.declared_network_names(selection.model)
         require_images(client, selection.model)
         preflight.run_steps(compose, selection.profiles, preflight.UP_STEPS, stop_at_failure=True)
         say(f"smoke {name}: starting {','.join(selection.profiles)}")
@@ -286,8 +289,8 @@ def run(
         )
         result.started = done.returncode == 0
         if not result.started:
-            redact = ops.redactor_for(selection.full)
-            result.start_detail = ops.failure_report(compose, selection, redact)
+            redact = lifecycle.redactor_for(selection.full)
+            result.start_detail = lifecycle.failure_report(compose, selection, redact)
             return result
         result.verification = verify.verify(compose, selection.model, client=client)
         result.probes = probe_reachability(client, selection.model, name)
@@ -298,14 +301,14 @@ def run(
             say(
                 f"--keep: project {name} left running (state and secrets in {workdir}); "
                 f"remove it with: docker rm -f $(docker ps -aq --filter "
-                f"label={verify.PROJECT_LABEL}={name})"
+                f"label={PROJECT_LABEL}={name})"
             )
         else:
             _clean_up(client, name, networks, workdir)
 
 
 def _clean_up(client: Any, name: str, networks: Sequence[str], workdir: Path) -> None:
-    with ops.signals_held():
+    with lifecycle.signals_held():
         left = teardown(client, name, networks or [f"{name}-net"])
         shutil.rmtree(workdir, ignore_errors=True)
     if left:

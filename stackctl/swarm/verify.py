@@ -1,4 +1,4 @@
-"""``verify --stack``: the runtime checks of ``stackctl.verify`` on a Swarm stack's tasks.
+"""``verify --stack``: the runtime checks of ``stackctl.runtime.verify`` on a Swarm stack's tasks.
 
 Each running task container on this node is compared with the rendered model
 by the same ``verify.compare``, so a task is held to the same controls as a
@@ -21,12 +21,19 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from checks import waivers as waiver_registry
+from checks import exceptions
 from checks.finding import Finding
-from stackctl.model import Model
+from stackctl.project.render import Model
+from stackctl.runtime.verify import (
+    Collector,
+    Expected,
+    Verification,
+    apply_waivers,
+    compare,
+    expectations,
+)
+from stackctl.runtime.verify import observe as observe_container
 from stackctl.swarm.cluster import NAMESPACE_LABEL
-from stackctl.verify import Collector, Expected, Verification, apply_waivers, compare, expectations
-from stackctl.verify import observe as observe_container
 
 SERVICE_NAME_LABEL = "com.docker.swarm.service.name"
 SECRET_MODE = 0o400
@@ -117,6 +124,6 @@ def verify_stack(
             spec_secrets[service] = list(task_spec.get("ContainerSpec", {}).get("Secrets") or [])
         findings += secret_findings(expected[service], observed.name, spec_secrets[service])
         checked.append((observed.name, service))
-    registry, _ = waiver_registry.load(project_dir)
+    registry, _ = exceptions.load(project_dir)
     findings = apply_waivers(findings, registry, today or dt.date.today())
     return Verification(stack, checked, findings)

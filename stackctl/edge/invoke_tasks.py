@@ -16,7 +16,7 @@ from invoke.exceptions import Exit
 from invoke.tasks import Task
 
 from stackctl.commands import Command, all_commands
-from stackctl.runner import debug_from_env, execute
+from stackctl.edge.runner import debug_from_env, execute
 
 
 class _Task(Task[Any]):

@@ -17,18 +17,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from checks.rules.images import STATE_OWNER_LABEL  # the label the IMG-006 rule holds services to
-from stackctl import engine, loki
-from stackctl.compose import Compose, first_error_line
+from checks.conventions import PROJECT_LABEL, STATE_OWNER_LABEL, STATE_VARIABLE
 from stackctl.errors import EnvironmentProblem, RenderError
-from stackctl.model import Model, render
-from stackctl.profiles import ALL_PROFILES, with_dependencies
+from stackctl.operating import docker_api, loki
+from stackctl.operating.secrets import scaffold as scaffold_secrets
+from stackctl.project.compose import Compose, first_error_line
+from stackctl.project.containers import containers
+from stackctl.project.profiles import ALL_PROFILES, with_dependencies
+from stackctl.project.render import Model, render
+from stackctl.project.secret_specs import parse_owner, specs_from_model
+from stackctl.project.selections import selection_model
 from stackctl.reporting import say, short_list
-from stackctl.secrets import parse_owner, specs_from_model
-from stackctl.secrets import scaffold as scaffold_secrets
-from stackctl.selections import selection_model
-
-STATE_VARIABLE = "DEFAULT_MOUNT_VOLUME_PATH"
 
 
 @dataclass
@@ -95,7 +94,7 @@ Step = Callable[[Preflight], StepResult]
 
 
 def engine_step(state: Preflight) -> StepResult:
-    state.client = engine.client()
+    state.client = docker_api.client()
     version = state.client.version().get("Version", "?")
     return StepResult(
         "engine", True, f"Docker {version}; compose {state.compose.binary.version_text}"
@@ -176,8 +175,6 @@ def loki_options_step(state: Preflight) -> StepResult:
 
 
 def loki_reachable_step(state: Preflight) -> StepResult:
-    from stackctl.ops import containers  # operations build on preflight, not the reverse
-
     running = any(
         c.get("Service") == "loki" and c.get("State") == "running"
         for c in containers(state.compose, state.chosen.profiles)
@@ -197,13 +194,13 @@ def images_of(model: Model) -> dict[str, str]:
 def images_step(state: Preflight) -> StepResult:
     selection = state.chosen
     images = images_of(selection.model)
-    missing = engine.missing_images(state.client, set(images.values()))
+    missing = docker_api.missing_images(state.client, set(images.values()))
     if not missing:
         return StepResult("images", True, f"{len(set(images.values()))} image(s) present locally")
     services = sorted(name for name, image in images.items() if image in missing)
     say(f"  ..    {'images':<14} pulling {len(missing)} missing image(s)")
     done = state.compose.run(["pull", "--quiet", *services], selection.profiles, timeout=1800)
-    still = engine.missing_images(state.client, set(missing)) or (
+    still = docker_api.missing_images(state.client, set(missing)) or (
         missing if done.returncode else []
     )
     if still:
@@ -244,9 +241,7 @@ def ports_step(state: Preflight) -> StepResult:
     project = str(state.chosen.model.data.get("name", ""))
     own = {
         (int(p["PublicPort"]), str(p.get("Type", "tcp")))
-        for c in state.client.api.containers(
-            filters={"label": f"com.docker.compose.project={project}"}
-        )
+        for c in state.client.api.containers(filters={"label": f"{PROJECT_LABEL}={project}"})
         for p in c.get("Ports") or []
         if p.get("PublicPort")
     }
