@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from checks.limits import parse_size
 from cli import run_invoke
 from conftest import OPS_FIXTURE, REPO
 from stackctl.errors import StackError
@@ -28,7 +29,7 @@ from stackctl.project.compose import Compose, Project
 from stackctl.project.render import render
 from stackctl.project.secret_specs import specs_from_model
 from stackctl.swarm import cluster, deploy, gaps
-from stackctl.swarm.translate import parse_size, restart_policy, tmpfs_mount, translate
+from stackctl.swarm.translate import restart_policy, tmpfs_mount, translate
 
 HARDENED = {
     "image": "example/app:1.0",

@@ -19,6 +19,7 @@ from opsstack import (
     remove_everything,
 )
 
+from checks.capabilities import DOCKER_DEFAULT_CAPABILITIES, capability_names
 from checks.exceptions import Waiver
 from checks.finding import Severity
 from cli import run_invoke
@@ -31,7 +32,6 @@ from stackctl.runtime.verify import (
     Observed,
     ProcessFacts,
     apply_waivers,
-    capability_names,
     compare,
     parse_proc_status,
     unmanaged,
@@ -275,7 +275,7 @@ def test_proc_status_parsing() -> None:
     facts = parse_proc_status(text, "host /proc")
     assert facts.name == "docker-init" and facts.uid == 1000 and facts.no_new_privs is True
     assert facts.effective == {"CHOWN", "NET_BIND_SERVICE"}
-    assert capability_names(0x3FFFFFFFFF) >= verify.DOCKER_DEFAULT_CAPABILITIES
+    assert capability_names(0x3FFFFFFFFF) >= DOCKER_DEFAULT_CAPABILITIES
 
 
 def test_junit_has_one_case_per_container_and_check() -> None:

@@ -41,10 +41,5 @@ def environment(spec: Mapping[str, Any]) -> dict[str, str | None]:
     return {str(k): (None if v is None else str(v)) for k, v in env.items()}
 
 
-def normalise_capability(cap: str) -> str:
-    cap = str(cap).strip().upper()
-    return cap.removeprefix("CAP_")
-
-
 def image_name(spec: Mapping[str, Any]) -> str:
     return str(spec.get("image") or "")

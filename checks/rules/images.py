@@ -19,34 +19,16 @@ from urllib.parse import urlsplit
 
 import yaml
 
+from checks.capabilities import DOCKER_DEFAULT_CAPABILITIES, normalise_capability
 from checks.conventions import STATE_OWNER_LABEL
 from checks.finding import Hit, Severity
 from checks.image_facts import ImageFacts
 from checks.rule import rule
-from checks.rules._shared import environment, image_name, normalise_capability
+from checks.rules._shared import environment, image_name
 from checks.stack import Stack
 
 FILE_ENV_WRAPPER = "infra/common/file-env.sh"
 SECRETS_DIR = "/run/secrets/"
-# Docker's default capability set, what a container keeps unless cap_drop removes it.
-DEFAULT_CAPABILITIES = frozenset(
-    {
-        "CHOWN",
-        "DAC_OVERRIDE",
-        "FSETID",
-        "FOWNER",
-        "MKNOD",
-        "NET_RAW",
-        "SETGID",
-        "SETUID",
-        "SETFCAP",
-        "SETPCAP",
-        "NET_BIND_SERVICE",
-        "SYS_CHROOT",
-        "KILL",
-        "AUDIT_WRITE",
-    }
-)
 # Builtins of every POSIX shell here (dash, busybox/ash, bash): no binary needed.
 SHELL_BUILTINS = frozenset(
     {
@@ -528,7 +510,7 @@ def runtime_user(spec: Mapping[str, Any], facts: ImageFacts) -> tuple[str, str]:
 def effective_capabilities(spec: Mapping[str, Any]) -> set[str]:
     dropped = {normalise_capability(c) for c in words_of(spec, "cap_drop")}
     added = {normalise_capability(c) for c in words_of(spec, "cap_add")}
-    kept = set() if "ALL" in dropped else set(DEFAULT_CAPABILITIES - dropped)
+    kept = set() if "ALL" in dropped else set(DOCKER_DEFAULT_CAPABILITIES - dropped)
     return kept | added
 
 

@@ -6,9 +6,9 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from checks.capabilities import normalise_capability
 from checks.finding import Hit, Severity
 from checks.rule import rule
-from checks.rules._shared import normalise_capability
 from checks.stack import Stack
 
 REQ = "SEC-SPC-OPT-001"

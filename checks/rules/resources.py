@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from typing import Any
 
 from checks.finding import Hit, Severity
+from checks.limits import LEGACY_KEYS, declared_limit
 from checks.rule import rule
 from checks.rules._shared import is_one_shot_job
 from checks.stack import Stack
-
-
-def _limit(spec: Mapping[str, Any], deploy_key: str, legacy_key: str) -> Any:
-    limits = ((spec.get("deploy") or {}).get("resources") or {}).get("limits") or {}
-    value = limits.get(deploy_key)
-    return value if value not in (None, "") else spec.get(legacy_key)
 
 
 def _unbounded(value: Any) -> bool:
@@ -53,10 +48,6 @@ def resource_limits(stack: Stack) -> Iterator[Hit]:
     for name, spec in stack.services.items():
         if is_one_shot_job(stack, name):
             continue
-        for label, deploy_key, legacy_key in (
-            ("memory", "memory", "mem_limit"),
-            ("cpus", "cpus", "cpus"),
-            ("pids", "pids", "pids_limit"),
-        ):
-            if _unbounded(_limit(spec, deploy_key, legacy_key)):
+        for label in LEGACY_KEYS:
+            if _unbounded(declared_limit(spec, label)):
                 yield Hit(name, f"has no {label} limit", subject=label)

@@ -16,16 +16,21 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from checks import exceptions
+from checks.capabilities import (
+    DOCKER_DEFAULT_CAPABILITIES,
+    capability_names,
+    normalise_capability,
+)
 from checks.catalogue import rules_of_kind
 from checks.conventions import HASH_LABEL, PROJECT_LABEL, SERVICE_LABEL
 from checks.finding import Finding, Severity
+from checks.limits import declared_limit, parse_size
 from stackctl import reporting as report
 from stackctl.errors import RenderError
 from stackctl.project.compose import Compose, first_error_line
@@ -38,22 +43,6 @@ RUNTIME_CHECKS = rules_of_kind("runtime")
 FAIL_AT = Severity.MEDIUM
 
 
-_CAPABILITY_ORDER = """
-    CHOWN DAC_OVERRIDE DAC_READ_SEARCH FOWNER FSETID KILL SETGID SETUID SETPCAP
-    LINUX_IMMUTABLE NET_BIND_SERVICE NET_BROADCAST NET_ADMIN NET_RAW IPC_LOCK IPC_OWNER
-    SYS_MODULE SYS_RAWIO SYS_CHROOT SYS_PTRACE SYS_PACCT SYS_ADMIN SYS_BOOT SYS_NICE
-    SYS_RESOURCE SYS_TIME SYS_TTY_CONFIG MKNOD LEASE AUDIT_WRITE AUDIT_CONTROL SETFCAP
-    MAC_OVERRIDE MAC_ADMIN SYSLOG WAKE_ALARM BLOCK_SUSPEND AUDIT_READ PERFMON BPF
-    CHECKPOINT_RESTORE
-"""
-_DOCKER_DEFAULTS = """
-    CHOWN DAC_OVERRIDE FSETID FOWNER MKNOD NET_RAW SETGID SETUID SETFCAP SETPCAP
-    NET_BIND_SERVICE SYS_CHROOT KILL AUDIT_WRITE
-"""
-# Linux capability numbers (linux/capability.h): bit N of CapEff is CAPABILITIES[N].
-CAPABILITIES = tuple(_CAPABILITY_ORDER.split())
-# What the engine grants when a service drops nothing (moby's default set).
-DOCKER_DEFAULT_CAPABILITIES = frozenset(_DOCKER_DEFAULTS.split())
 UNLIMITED_MEMORY = 1 << 62  # cgroup v1 reports "no limit" as a page-rounded 2**63-1
 
 
@@ -142,36 +131,10 @@ def parse_proc_status(text: str, source: str) -> ProcessFacts:
     )
 
 
-def capability_names(mask: int) -> frozenset[str]:
-    names = {
-        CAPABILITIES[bit] if bit < len(CAPABILITIES) else f"CAP_{bit}"
-        for bit in range(64)
-        if mask >> bit & 1
-    }
-    return frozenset(names)
-
-
-def normalise_capability(name: str) -> str:
-    text = str(name).strip().upper()
-    return text.removeprefix("CAP_")
-
-
-def parse_bytes(value: Any) -> int | None:
-    """``"33554432"``, ``33554432`` or ``"32M"`` -> bytes; empty -> None."""
-    if value in (None, "", 0, "0"):
-        return None
-    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([bkmgt]?)i?b?\s*", str(value), re.IGNORECASE)
-    if not match:
-        return None
-    number, unit = match.groups()
-    return int(float(number) * 1024 ** "bkmgt".index(unit.lower() or "b"))
-
-
 def declared_limits(spec: Mapping[str, Any]) -> CgroupLimits:
-    limits = ((spec.get("deploy") or {}).get("resources") or {}).get("limits") or {}
-    memory = parse_bytes(limits.get("memory") or spec.get("mem_limit"))
-    cpus_value = limits.get("cpus") or spec.get("cpus")
-    pids_value = limits.get("pids") or spec.get("pids_limit")
+    memory = parse_size(declared_limit(spec, "memory") or None) or None
+    cpus_value = declared_limit(spec, "cpus")
+    pids_value = declared_limit(spec, "pids")
     return CgroupLimits(
         memory=memory,
         cpus=float(cpus_value) if cpus_value not in (None, "", 0) else None,

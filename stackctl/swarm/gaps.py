@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
+from checks.limits import deploy_limit
 from stackctl.swarm.translate import LOOPBACK_HOSTS
 
 
@@ -86,8 +87,7 @@ def _applied(requirement: str, control: str, users: list[str], detail: str) -> G
 
 
 def _limits(spec: Mapping[str, Any], key: str) -> bool:
-    limits = ((spec.get("deploy") or {}).get("resources") or {}).get("limits") or {}
-    return limits.get(key) not in (None, "", 0, "0")
+    return deploy_limit(spec, key) not in (None, "", 0, "0")
 
 
 def _loopback_ports(spec: Mapping[str, Any]) -> bool:

@@ -21,10 +21,11 @@ meaning changes on the way, so nothing is lost without a word:
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from checks.limits import parse_size
 
 STACK_FILE_VERSION = "3.9"
 LOOPBACK_HOSTS = ("127.0.0.1", "::1", "localhost")
@@ -76,9 +77,6 @@ TRANSLATED_SERVICE_KEYS = frozenset(
 # Keys that mean nothing once a selection is rendered; dropped without a note.
 SILENT_SERVICE_KEYS = frozenset({"profiles", "expose", "pull_policy"})
 
-_SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)b?\s*$", re.IGNORECASE)
-_SIZE_UNITS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
-
 
 @dataclass(frozen=True)
 class Note:
@@ -97,17 +95,6 @@ class Translation:
 
     def notes_for(self, key: str) -> list[Note]:
         return [note for note in self.notes if note.key == key]
-
-
-def parse_size(text: Any) -> int | None:
-    """``64m`` -> 67108864; a bare number is bytes. None when unparseable."""
-    if isinstance(text, int):
-        return text
-    match = _SIZE_RE.match(str(text))
-    if not match:
-        return None
-    number, unit = match.groups()
-    return int(float(number) * _SIZE_UNITS[unit.lower()])
 
 
 def tmpfs_mount(entry: str) -> dict[str, Any]:
