@@ -10,6 +10,18 @@ from stackctl.project.compose import Compose, Project
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
+# The fast tier (`-m "not slow"`, `nox -s fast`) needs no engine and never renders
+# this repository's whole stack. A test is slow when it asks for the engine or for
+# the stack, or when its module says so (`pytestmark = pytest.mark.slow`).
+SLOW_FIXTURES = frozenset({"docker_engine", "test_image", "stack_compose"})
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        uses = set(getattr(item, "fixturenames", ()))
+        if item.get_closest_marker("engine") or uses & SLOW_FIXTURES:
+            item.add_marker(pytest.mark.slow)
+
 
 @pytest.fixture(scope="session")
 def stack_compose() -> Compose:
