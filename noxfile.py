@@ -6,10 +6,6 @@ environment; reuse (``-R``) makes a warm run cost little more than the work.
 
 from __future__ import annotations
 
-import tomllib
-from functools import cache
-from pathlib import Path
-
 import nox
 
 nox.options.default_venv_backend = "uv|virtualenv"
@@ -17,18 +13,6 @@ nox.options.reuse_existing_virtualenvs = True
 nox.options.sessions = ["validate", "lint", "typecheck", "tests"]
 
 PYTHON = "3.11"
-PYPROJECT = Path(__file__).with_name("pyproject.toml")
-
-
-@cache
-def pinned(name: str) -> str:
-    """The exact requirement for ``name`` from pyproject.toml, the one place pins live."""
-    project = tomllib.loads(PYPROJECT.read_text(encoding="utf-8"))["project"]
-    groups = [project.get("dependencies", []), *project.get("optional-dependencies", {}).values()]
-    for requirement in (r for group in groups for r in group):
-        if requirement.split("==")[0].strip().lower() == name.lower():
-            return str(requirement)
-    raise LookupError(f"{name} is not pinned in {PYPROJECT.name}")
 
 
 def install(session: nox.Session, *extras: str) -> None:
@@ -57,6 +41,13 @@ def tests(session: nox.Session) -> None:
     """Run the pytest suite (engine tests start or reuse a local Docker engine)."""
     install(session, "test")
     session.run("pytest", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def fast(session: nox.Session) -> None:
+    """The fast tier: no engine, no render of the whole stack; for every edit of a rule."""
+    install(session, "test")
+    session.run("pytest", "-m", "not slow", *session.posargs)
 
 
 FIXTURE_STACK = "tests/fixtures/opsstack"
@@ -94,10 +85,12 @@ def bench(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def lint(session: nox.Session) -> None:
-    """ruff check and ruff format --check."""
-    session.install(pinned("ruff"))
+    """ruff check, ruff format --check, and the import contract (lint-imports)."""
+    install(session, "lint")
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
+    # The layers of ARCHITECTURE.md, declared in pyproject.toml [tool.importlinter].
+    session.run("lint-imports")
 
 
 @nox.session(python=PYTHON)
