@@ -1,7 +1,9 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -21,6 +23,45 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         uses = set(getattr(item, "fixturenames", ()))
         if item.get_closest_marker("engine") or uses & SLOW_FIXTURES:
             item.add_marker(pytest.mark.slow)
+
+
+def _slow_command(argv: object) -> str | None:
+    """Why a child process does not belong in the fast tier, or None when it does."""
+    words = [str(word) for word in argv] if isinstance(argv, list | tuple) else [str(argv)]
+    if words and Path(words[0]).name.startswith(("python", "stackctl", "invoke", "pre-commit")):
+        return "starts a Python entry point (stackctl, invoke, pre-commit)"
+    if words and Path(words[0]).name == "docker":
+        return "talks to the engine"
+    if "--project-directory" in words:
+        directory = Path(words[words.index("--project-directory") + 1]).resolve()
+        if directory == REPO:
+            return "renders this repository's whole stack"
+    return None
+
+
+_running: list[pytest.Item] = []  # the test being set up or run, for the guard below
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    _running[:] = [item]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """In the fast tier, a test that starts a slow child fails and says to mark it slow.
+
+    Checked at the child's start, so module fixtures that run commands are caught too.
+    """
+    if "not slow" not in (config.getoption("markexpr") or ""):
+        return
+    original = subprocess.Popen.__init__
+
+    def guarded(self: subprocess.Popen[Any], args: Any, *rest: Any, **kwargs: Any) -> None:
+        reason = _slow_command(args)
+        if reason is not None and _running and not _running[0].get_closest_marker("slow"):
+            pytest.fail(f"this test {reason}: mark it @pytest.mark.slow", pytrace=False)
+        original(self, args, *rest, **kwargs)
+
+    subprocess.Popen.__init__ = guarded  # type: ignore[method-assign]
 
 
 @pytest.fixture(scope="session")
