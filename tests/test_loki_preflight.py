@@ -7,6 +7,7 @@ from __future__ import annotations
 import http.server
 import threading
 
+import pytest
 from docker.errors import NotFound
 
 from stackctl.operating import loki
@@ -81,6 +82,7 @@ def test_reachability_probe_on_loopback() -> None:
     assert loki.reachability_check(url, loki_running=False).ok  # not probed before Loki runs
 
 
+@pytest.mark.slow
 def test_install_dry_run_prints_the_command() -> None:
     from cli import run
 

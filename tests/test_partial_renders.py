@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from cli import run_stackctl
 from conftest import FIXTURES
+
+# Every test here starts stackctl or invoke, renders the whole stack, or needs the engine.
+pytestmark = pytest.mark.slow
 
 SELECTIONS = FIXTURES / "selections"
 

@@ -17,6 +17,9 @@ from checks.finding import Finding, Severity
 from cli import run_stackctl
 from conftest import REPO
 
+# Every test here starts stackctl or invoke, renders the whole stack, or needs the engine.
+pytestmark = pytest.mark.slow
+
 
 def run_check(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return run_stackctl(project, "check", *args)

@@ -391,6 +391,7 @@ def _registry_relaxes() -> dict[tuple[str, str], str]:
     return {(e["service"], e["rule"]): " ".join(e["relaxes"].split()) for e in data["exceptions"]}
 
 
+@pytest.mark.slow
 def test_json_and_table_show_what_each_exception_of_the_stack_relaxes() -> None:
     expected = _registry_relaxes()
     suppressed = [f for f in json.loads(_reported("json"))["findings"] if f["suppressed"]]
@@ -403,6 +404,7 @@ def test_json_and_table_show_what_each_exception_of_the_stack_relaxes() -> None:
         assert "suppressed" in row and f"relaxes {item['relaxes']};" in row
 
 
+@pytest.mark.slow
 def test_sarif_justification_names_what_is_relaxed() -> None:
     expected = _registry_relaxes()
     results = json.loads(_reported("sarif"))["runs"][0]["results"]

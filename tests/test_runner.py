@@ -14,6 +14,9 @@ from stackctl.edge.runner import execute
 from stackctl.errors import EnvironmentProblem, StackError, UsageError
 from stackctl.reporting import Outcome, ReportTo
 
+# Every test here starts stackctl or invoke, renders the whole stack, or needs the engine.
+pytestmark = pytest.mark.slow
+
 
 def command_raising(error: BaseException) -> Command[None]:
     def run(_: None) -> Outcome:

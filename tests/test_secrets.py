@@ -25,6 +25,7 @@ def mode(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
 
 
+@pytest.mark.slow
 def test_scaffold_creates_then_keeps_files(project: Path) -> None:
     first = run_invoke(project, "secrets.scaffold")
     assert first.returncode == 0, first.stderr
@@ -42,12 +43,14 @@ def test_scaffold_creates_then_keeps_files(project: Path) -> None:
     assert {p.name: p.read_text() for p in secrets_dir.iterdir()} == values  # reread: unchanged
 
 
+@pytest.mark.slow
 def test_check_changes_nothing_and_fails_on_missing(project: Path) -> None:
     done = run_invoke(project, "secrets.scaffold", "--check")
     assert done.returncode == 1 and done.stdout.count("missing") == 4
     assert not (project / "secrets").exists()
 
 
+@pytest.mark.slow
 def test_loose_permissions_fail_the_check_and_fix_tightens(project: Path) -> None:
     assert run_invoke(project, "secrets.scaffold").returncode == 0
     token = project / "secrets" / "web_token"
@@ -60,6 +63,7 @@ def test_loose_permissions_fail_the_check_and_fix_tightens(project: Path) -> Non
     assert mode(token) == 0o600 and token.read_text() == value
 
 
+@pytest.mark.slow
 def test_empty_file_is_reported_not_overwritten(project: Path) -> None:
     (project / "secrets").mkdir(mode=0o700)
     (project / "secrets" / "web_token").touch(mode=0o600)
@@ -68,6 +72,7 @@ def test_empty_file_is_reported_not_overwritten(project: Path) -> None:
     assert (project / "secrets" / "web_token").read_text() == ""
 
 
+@pytest.mark.slow
 def test_rotation_is_explicit_and_per_secret(project: Path) -> None:
     assert run_invoke(project, "secrets.scaffold").returncode == 0
     token, password = project / "secrets" / "web_token", project / "secrets" / "store_password"

@@ -22,6 +22,9 @@ from stackctl.project.selections import (
     pick_sample,
 )
 
+# Every test here starts stackctl or invoke, renders the whole stack, or needs the engine.
+pytestmark = pytest.mark.slow
+
 CROSS_PROFILE = FIXTURES / "selections" / "cross-profile"
 
 

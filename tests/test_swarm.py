@@ -146,6 +146,7 @@ def fixture_model(fixture_project: Path) -> dict:
     return render(Compose(Project.at(fixture_project, ".env")), ["core", "data"]).data
 
 
+@pytest.mark.slow
 def test_compose_render_is_refused_by_the_swarm_loader_and_the_translation_is_accepted(
     fixture_model: dict, tmp_path: Path
 ) -> None:
@@ -477,6 +478,7 @@ def test_invoke_deploy_refusal_is_one_line_and_exit_2(
     assert count_stack_objects(docker, stack) == 0
 
 
+@pytest.mark.slow
 def test_deploy_usage_errors_are_exit_2_before_touching_docker(fixture_project: Path) -> None:
     no_profiles = run_invoke(fixture_project, "deploy")
     assert no_profiles.returncode == 2 and "say which profiles" in no_profiles.stderr

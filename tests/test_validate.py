@@ -13,6 +13,9 @@ from cli import run_stackctl
 from conftest import FIXTURES, REPO
 from stackctl.project.profiles import VALIDATION_MATRIX
 
+# Every test here starts stackctl or invoke, renders the whole stack, or needs the engine.
+pytestmark = pytest.mark.slow
+
 
 def run_validate(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return run_stackctl(project, "validate", *args)
