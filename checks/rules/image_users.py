@@ -2,7 +2,8 @@
 
 IMG-006 (PRJ-IMAGES) holds the state-owner label to the runtime user; IMG-007 and
 IMG-008 (SEC-SPC-OPT-001) hold capabilities and root to what the image's facts
-record says. A service whose image has no record is judged on ``user:`` alone.
+record says. IMG-006 and IMG-007 skip a service whose image has no record (IMG-001
+reports it); IMG-008 still judges its ``user:``.
 """
 
 from __future__ import annotations
