@@ -36,16 +36,13 @@ def run_rules(stack: Stack, rules: Iterable[Rule]) -> Iterable[Finding]:
                 source, line = hit.source, hit.line or 1
             else:
                 source, line = stack.facts.source(hit.service)
-            yield Finding(
-                rule_id=rule.id,
-                requirement=rule.requirement,
-                severity=hit.severity or rule.severity,
-                service=hit.service,
-                message=hit.message,
-                hint=rule.hint,
+            yield rule.finding(
+                hit.service,
+                hit.message,
                 source=source,
                 line=line,
                 subject=hit.subject,
+                severity=hit.severity,
             )
 
 

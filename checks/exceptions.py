@@ -104,16 +104,9 @@ def read_registry(text: str) -> Any:
 
 
 def _meta(rule_id: str, message: str, subject: str) -> Finding:
-    meta = rules_of_kind("exceptions")[rule_id]
-    return Finding(
-        meta.id,
-        meta.requirement,
-        meta.severity,
-        "",
-        message,
-        meta.hint,
-        REGISTRY_PATH,
-        subject=subject,
+    """A finding of one of the registry's own rules (EXC-*), about the registry file."""
+    return rules_of_kind("exceptions")[rule_id].finding(
+        "", message, source=REGISTRY_PATH, subject=subject
     )
 
 

@@ -6,10 +6,10 @@ import difflib
 import textwrap
 
 from checks.catalogue import rule_catalogue
+from checks.explain_examples import FACTS_KEY
 
-# An example may state the image facts it assumes under this top-level key (compose
-# ignores x-* keys); they are shown apart, as what infra/image-facts/ would hold.
-FACTS_KEY = "x-image-facts:"
+# An example may state the image facts it assumes under FACTS_KEY; they are shown
+# apart, as what infra/image-facts/ would hold.
 FACTS_HEADING = "Image facts assumed (records in infra/image-facts/):"
 
 

@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Literal
 
-from checks.finding import Hit, Severity
+from checks.finding import Finding, Hit, Severity
 from checks.stack import Stack
 
 RuleFunction = Callable[[Stack], Iterable[Hit]]
@@ -58,6 +58,30 @@ class RuleInfo:
         for name in ("example", "fixed"):
             text = textwrap.dedent(getattr(self, name)).strip("\n")
             object.__setattr__(self, name, text)
+
+    def finding(
+        self,
+        service: str,
+        message: str,
+        *,
+        source: str,
+        line: int = 1,
+        subject: str = "",
+        severity: Severity | None = None,
+    ) -> Finding:
+        """A finding of this rule: its ID, requirement and hint, at ``source``:``line``,
+        with the rule's severity unless ``severity`` overrides it."""
+        return Finding(
+            self.id,
+            self.requirement,
+            self.severity if severity is None else severity,
+            service,
+            message,
+            self.hint,
+            source,
+            line=line,
+            subject=subject,
+        )
 
 
 @dataclass(frozen=True)

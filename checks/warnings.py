@@ -145,23 +145,6 @@ def _variable_place(facts: ProjectFacts, variable: str) -> tuple[str, int]:
     return file, 1
 
 
-def _finding(
-    rule_id: str, service: str, message: str, source: str, line: int, subject: str
-) -> Finding:
-    info = rule_info(rule_id)
-    return Finding(
-        info.id,
-        info.requirement,
-        info.severity,
-        service,
-        message,
-        info.hint,
-        source,
-        line=line,
-        subject=subject,
-    )
-
-
 def classify(line: str, facts: ProjectFacts) -> Finding | None:
     """One compose stderr line as a finding; None for blank lines."""
     text = compose_message(line)
@@ -173,7 +156,9 @@ def classify(line: str, facts: ProjectFacts) -> Finding | None:
         if rule_id == "COMPOSE-009" and _DEPRECATED_RE.search(detail):
             rule_id = "COMPOSE-002"
         source, number = locate(facts, service, key)
-        return _finding(rule_id, service, f"{key}: {detail}", source, number, key)
+        return rule_info(rule_id).finding(
+            service, f"{key}: {detail}", source=source, line=number, subject=key
+        )
     if match := _TOP_LEVEL_RE.match(text):
         key, detail = match["key"], match["text"]
         if _SWARM_RE.search(detail):
@@ -183,18 +168,24 @@ def classify(line: str, facts: ProjectFacts) -> Finding | None:
         else:
             rule_id = "COMPOSE-009"
         source, number = locate(facts, "", key)
-        return _finding(rule_id, "", f"{key}: {detail}", source, number, key)
+        return rule_info(rule_id).finding(
+            "", f"{key}: {detail}", source=source, line=number, subject=key
+        )
     if match := _VERSION_RE.match(text):
         source = _project_file(facts, match["file"])
         number, _ = key_line(facts.texts.get(source, ""), ["version"])
         message = f"{source}: the top-level version: key is obsolete and ignored"
-        return _finding("COMPOSE-002", "", message, source, number, f"version:{source}")
+        return rule_info("COMPOSE-002").finding(
+            "", message, source=source, line=number, subject=f"version:{source}"
+        )
     if match := _UNSET_RE.match(text):
         variable = match["variable"]
         source, number = _variable_place(facts, variable)
         message = f"{variable} is not set and becomes a blank string"
-        return _finding("COMPOSE-003", "", message, source, number, variable)
-    return _finding("COMPOSE-009", "", text, facts.root_name, 1, text)
+        return rule_info("COMPOSE-003").finding(
+            "", message, source=source, line=number, subject=variable
+        )
+    return rule_info("COMPOSE-009").finding("", text, source=facts.root_name, subject=text)
 
 
 def findings_from_warnings(
@@ -221,14 +212,6 @@ def render_failure_finding(
     """A profile combination compose cannot render, carrying compose's own line."""
     label = ",".join(profiles) or "(no profile)"
     reason = compose_message(error_line) or "docker compose config failed"
-    info = rule_info("RENDER-001")
-    return Finding(
-        info.id,
-        info.requirement,
-        info.severity,
-        "",
-        f"profiles {label} do not render: {reason}",
-        info.hint,
-        source,
-        subject=label,
+    return rule_info("RENDER-001").finding(
+        "", f"profiles {label} do not render: {reason}", source=source, subject=label
     )

@@ -11,11 +11,12 @@ import pytest
 import yaml
 
 from checks import exceptions
-from checks.catalogue import model_rules, rule_catalogue
+from checks.catalogue import model_rules, rule_catalogue, rules_of_kind
 from checks.evaluator import run_rules
 from checks.explain import UnknownRule, explain
 from checks.stack import ProjectFacts
 from checks.warnings import findings_from_warnings, render_failure_finding
+from cli import run
 from conftest import REPO
 from rule_fixtures import build_stack
 
@@ -28,13 +29,34 @@ NOT_A_SINGLE_FILE = {"HYG-005", "ROOT-002", "ROOT-003", "ROOT-004", "COMPOSE-009
 MODEL_ONLY = {"HEALTH-004", "SECRET-004"}
 
 
-@pytest.mark.parametrize("rule_id", sorted(CATALOGUE))
+# Runtime checks judge a running container, which no compose snippet can show.
+RUNTIME_RULES = sorted(rules_of_kind("runtime"))
+
+
+@pytest.mark.parametrize("rule_id", sorted(set(CATALOGUE) - set(RUNTIME_RULES)))
 def test_every_rule_explains_itself_with_a_violation_and_a_fix(rule_id: str) -> None:
     text = explain(rule_id)
     info = CATALOGUE[rule_id]
     assert text.startswith(f"{rule_id}: {info.title}")
     assert info.doc in text and f"Fix: {info.hint}" in text
     assert "Violation:" in text and "Fixed:" in text
+
+
+@pytest.mark.parametrize("rule_id", RUNTIME_RULES)
+def test_every_runtime_rule_explains_itself(rule_id: str) -> None:
+    text = explain(rule_id)
+    info = CATALOGUE[rule_id]
+    assert text.startswith(f"{rule_id}: {info.title}")
+    assert f"requirement {info.requirement}, severity {info.severity.label}" in text
+    assert info.doc in text and f"Fix: {info.hint}" in text
+
+
+def test_explain_prints_a_runtime_rule_as_a_process(tmp_path: Path) -> None:
+    """``python -m stackctl check --explain RUN-004``, from a directory with no project."""
+    done = run(["-m", "stackctl", "check", "--explain", "run-004"], cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == explain("RUN-004")
+    assert CATALOGUE["RUN-004"].doc in done.stdout
 
 
 def test_rule_ids_are_matched_in_any_case() -> None:

@@ -23,7 +23,8 @@ from test_engine_properties import models
 from checks.catalogue import model_rules
 from checks.evaluator import run_rules
 from checks.image_facts import FACTS_DIR, parse_catalogue, parse_record
-from checks.rules.images import bash_only_constructs, command_words, healthcheck_test
+from checks.rules._shared import healthcheck_test
+from checks.shell import bash_only_constructs, command_words
 from checks.stack import ProjectFacts, read_image_facts
 from cli import run, run_stackctl
 from conftest import REPO

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 
-from checks.catalogue import model_rules
+from checks.catalogue import model_rules, rule_catalogue, rules_of_kind
 from checks.evaluator import run_rules
 from cli import run
+from conftest import REPO
 from rule_fixtures import RULE_FIXTURES, build_stack, load_fixture
 
 RULES = model_rules()
@@ -75,6 +77,59 @@ def test_dangerous_capability_is_critical(tmp_path: Path) -> None:
 def test_rules_doc_is_up_to_date() -> None:
     done = run(["scripts/gen_rules_doc.py", "--check"])
     assert done.returncode == 0, done.stderr
+
+
+def _rules_doc_sections() -> dict[str, tuple[str, str]]:
+    """Rule ID -> (the requirement heading it sits under, its section text) in docs/rules.md."""
+    sections: dict[str, tuple[str, str]] = {}
+    requirement = ""
+    text = (REPO / "docs" / "rules.md").read_text(encoding="utf-8")
+    for block in re.split(r"^(?=##+ )", text, flags=re.MULTILINE):
+        heading = block.split("\n", 1)[0]
+        if heading.startswith("## "):
+            requirement = heading.removeprefix("## ").strip()
+        elif heading.startswith("### "):
+            sections[heading.removeprefix("### ").strip()] = (requirement, block)
+    return sections
+
+
+KIND_WORDS = {
+    "model": "model",
+    "compose": "compose",
+    "exceptions": "exceptions file",
+    "runtime": "runtime",
+}
+LINKED_ID_RE = re.compile(r"\[([A-Z]+-\d+)\]")
+
+
+def test_rules_doc_lists_every_rule_under_its_requirement_with_its_kind() -> None:
+    catalogue = rule_catalogue()
+    sections = _rules_doc_sections()
+    assert set(sections) == set(catalogue)
+    for prefix in ("RUN-", "COMPOSE-", "RENDER-001", "EXC-", "IMG-", "WIRE-"):
+        assert any(rule_id.startswith(prefix) for rule_id in sections), prefix
+    for rule_id, info in catalogue.items():
+        requirement, section = sections[rule_id]
+        assert requirement == info.requirement, rule_id
+        assert f"{info.severity.label}, {KIND_WORDS[info.kind]} rule)" in section, rule_id
+        assert info.doc in section and f"Fix: {info.hint}" in section, rule_id
+
+
+def _linked_ids(section: str, lead: str) -> list[str]:
+    """The rule IDs linked on the line of ``section`` that starts with ``lead``."""
+    lines = [line for line in section.splitlines() if line.startswith(lead)]
+    return LINKED_ID_RE.findall(lines[0]) if lines else []
+
+
+def test_rules_doc_names_the_static_rules_each_runtime_rule_mirrors() -> None:
+    sections = _rules_doc_sections()
+    runtime = rules_of_kind("runtime")
+    assert any(info.mirrors for info in runtime.values())
+    for rule_id, info in runtime.items():
+        assert _linked_ids(sections[rule_id][1], "Mirrors ") == list(info.mirrors), rule_id
+        for static in info.mirrors:
+            checked_by = _linked_ids(sections[static][1], "Checked on the running containers")
+            assert rule_id in checked_by, (static, rule_id)
 
 
 def test_credential_arguments_are_found_in_every_field_and_never_printed(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shlex
 from collections.abc import Mapping
 from typing import Any
 
@@ -41,5 +42,23 @@ def environment(spec: Mapping[str, Any]) -> dict[str, str | None]:
     return {str(k): (None if v is None else str(v)) for k, v in env.items()}
 
 
-def image_name(spec: Mapping[str, Any]) -> str:
-    return str(spec.get("image") or "")
+def words_of(spec: Mapping[str, Any], key: str) -> list[str]:
+    """A list-valued key as strings; compose renders lists, hand-written models may not."""
+    value = spec.get(key)
+    if isinstance(value, str):
+        try:
+            return shlex.split(value)
+        except ValueError:
+            return [value]
+    return [str(v) for v in value] if isinstance(value, list) else []
+
+
+def healthcheck_test(spec: Mapping[str, Any]) -> list[str]:
+    """The healthcheck's test as ``[kind, *args]`` (a string is ``CMD-SHELL``); [] when disabled."""
+    check = spec.get("healthcheck") or {}
+    if check.get("disable") is True:
+        return []
+    test = check.get("test") or []
+    if isinstance(test, str):
+        return ["CMD-SHELL", test]
+    return [str(part) for part in test]

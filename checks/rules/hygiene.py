@@ -9,7 +9,8 @@ from collections.abc import Iterator
 
 from checks.finding import Hit, Severity
 from checks.rule import rule
-from checks.rules._shared import image_name, is_credential_key
+from checks.rules._shared import is_credential_key
+from checks.service_images import image_name
 from checks.stack import Stack
 
 REQ = "PRJ-HYGIENE"  # project ID: reproducible, local-only, documented configuration

@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 
 from checks.finding import Hit, Severity
 from checks.rule import rule
-from checks.rules._shared import image_name
+from checks.service_images import image_name
 from checks.stack import Stack
 
 REQ = "PRJ-LOG"  # project ID: spec section 9, "Loki logging ... used consistently"
