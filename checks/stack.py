@@ -94,6 +94,58 @@ def is_remote(path: str) -> bool:
     return "://" in path or path.startswith("git@")
 
 
+@dataclass(frozen=True)
+class RemoteReference:
+    """A remote ``include`` or ``extends.file`` as the compose file spells it.
+
+    The text is the file's own, never interpolated: ``${TOKEN}`` stays a name.
+    """
+
+    file: str  # relative to the project
+    key: str  # "include" or "extends"
+    reference: str
+
+    @property
+    def oci(self) -> bool:
+        return self.reference.lower().startswith("oci://")
+
+
+def remote_references(project_dir: Path, files: Sequence[str] = ()) -> list[RemoteReference]:
+    """Every remote ``include`` and ``extends.file`` of ``files`` (default: the file compose
+    picks), of the local files they include and of the local files they extend."""
+    reader = _Reader(project_dir)
+    given = [
+        relative
+        for name in files or [default_compose_file(project_dir)]
+        if (relative := inside(project_dir, project_dir / name)) is not None
+    ]
+    try:
+        for relative in given:
+            reader.load(relative, unit=0)
+    except RecursionError:
+        pass  # a file too deep to read: report what was found before it
+    found: list[RemoteReference] = []
+    queue = list(reader.raw)
+    seen = set(queue)
+    while queue:
+        relative = queue.pop(0)
+        data = reader.raw[relative]
+        found += [
+            RemoteReference(relative, "include", path)
+            for path in include_paths(data)
+            if is_remote(path)
+        ]
+        base = (project_dir / relative).parent
+        for template in extends_files(data):
+            if is_remote(template):
+                found.append(RemoteReference(relative, "extends", template))
+            elif (target := inside(project_dir, base / template)) and target not in seen:
+                seen.add(target)  # a template's own extends may name a remote file too
+                reader.read(target)
+                queue.append(target)
+    return found
+
+
 def declared_services(relative: str, text: str, data: Any) -> dict[str, tuple[str, int]]:
     """Service name -> (file, line) for the services a compose file declares itself."""
     services = data.get("services") if isinstance(data, Mapping) else None

