@@ -15,7 +15,8 @@ import pytest
 from cli import run
 from conftest import FIXTURES, REPO
 from stackctl.errors import ComposeAborted, UsageError
-from stackctl.project.compose import Bounds, Compose, Project
+from stackctl.project.children import Bounds
+from stackctl.project.compose import Compose, Project
 
 # Every test here starts stackctl or invoke, renders the whole stack, or needs the engine.
 pytestmark = pytest.mark.slow

@@ -20,7 +20,8 @@ from pathlib import Path
 import pytest
 from test_bad_inputs import DEAD_ENGINE, INV, MOD, SCR, Case, Place, Ran, run_case, write
 
-from checks.stack import ProjectFacts, parse_env_file
+from checks.compose_files import parse_env_file
+from checks.stack import ProjectFacts
 from conftest import FIXTURES
 
 # Every test here starts stackctl or invoke, renders the whole stack, or needs the engine.

@@ -195,7 +195,12 @@ def project(raw: Raw, env_default: EnvDefault, notice: bool = True) -> Project:
     and with no env file at all (not even ``.env``) in a project that has none;
     ``ops`` uses ``.env`` when it exists, else ``.env.example`` with a notice.
     A ``.env`` that exists but is not a readable text file is an error, never skipped.
+
+    ``validation`` is what the static commands ask for, so their project is
+    ``static``: compose sees the env file and ``compose.STATIC_ENVIRONMENT``, never
+    the rest of the caller's environment (a value it needs goes in ``--env-file``).
     """
+    static = env_default == "validation"
     directory = Path(text(raw, "project_dir") or ".")
     env_file = text(raw, "env_file")
     if env_file is None:
@@ -225,9 +230,9 @@ def project(raw: Raw, env_default: EnvDefault, notice: bool = True) -> Project:
         # Another team's project without .env.example is still checked, with an
         # empty environment: never its .env, which compose would read by default
         # and which may hold real credentials.
-        bare = Project.at(directory, None, values(raw, "file"), name)
+        bare = Project.at(directory, None, values(raw, "file"), name, static=static)
         return dataclasses.replace(bare, env_file=Path(os.devnull))
-    return Project.at(directory, env_file, values(raw, "file"), name)
+    return Project.at(directory, env_file, values(raw, "file"), name, static=static)
 
 
 # -- Swarm ---------------------------------------------------------------------------

