@@ -51,6 +51,7 @@ def test_every_runtime_rule_explains_itself(rule_id: str) -> None:
     assert info.doc in text and f"Fix: {info.hint}" in text
 
 
+@pytest.mark.slow
 def test_explain_prints_a_runtime_rule_as_a_process(tmp_path: Path) -> None:
     """``python -m stackctl check --explain RUN-004``, from a directory with no project."""
     done = run(["-m", "stackctl", "check", "--explain", "run-004"], cwd=tmp_path)

@@ -232,6 +232,6 @@ def test_real_stack_stops_at_the_loki_preflight_and_never_prints_a_secret(
         run_invoke(stack, "logs"),
     ]
     text = "".join(o.stdout + o.stderr for o in outputs)
-    assert len(canaries) == 14
+    assert len(canaries) == 15
     for canary in canaries:
         assert canary not in text

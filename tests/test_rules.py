@@ -74,6 +74,7 @@ def test_dangerous_capability_is_critical(tmp_path: Path) -> None:
     assert finding.subject == "SYS_ADMIN" and finding.severity.label == "critical"
 
 
+@pytest.mark.slow
 def test_rules_doc_is_up_to_date() -> None:
     done = run(["scripts/gen_rules_doc.py", "--check"])
     assert done.returncode == 0, done.stderr
@@ -174,3 +175,17 @@ def test_every_confinement_escape_is_named(tmp_path: Path) -> None:
         ("labels", "label:disable"),
         ("labels", "systempaths:unconfined"),
     }
+
+
+def test_access_policy_names_every_router_and_service_that_disagree(tmp_path: Path) -> None:
+    findings = findings_of("ACCESS-001", "violating", tmp_path)
+    assert {(f.service, f.subject) for f in findings} == {
+        ("dashboards", "dashboards"),
+        ("notes", "notes"),
+        ("chat", "chat"),
+        ("status", "status"),
+        ("gateway", "prometheus@internal"),
+    }
+    messages = " ".join(f.message for f in findings)
+    assert "router notes routes to notes, which declares no org.platform.access" in messages
+    assert "sets ENABLE_SIGNUP=true, not false" in messages

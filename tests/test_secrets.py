@@ -142,5 +142,5 @@ def test_real_stack_declares_a_generator_for_every_secret(stack_compose) -> None
     from stackctl.project.secret_specs import specs_from_model
 
     specs = specs_from_model(render(stack_compose, ["*"]).data)
-    assert len(specs) == 14
+    assert len(specs) == 15
     assert all(spec.kind in GENERATORS and spec.owner for spec in specs)

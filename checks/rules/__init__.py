@@ -1,6 +1,7 @@
 """Rule modules, one per requirement family. Importing this package registers them all."""
 
 from checks.rules import (  # noqa: F401
+    access,
     compose,
     entrypoint,
     exceptions_file,

@@ -126,28 +126,59 @@ def secrets_step(state: Preflight) -> StepResult:
     return StepResult("secrets", True, f"{len(statuses)} secret file(s) present, 0600 in 0700")
 
 
-def ensure_state_dirs(model: Model, root_text: str) -> int:
-    """Create the bind-mounted state directories under the state root; return how many."""
+def ensure_state_dirs(model: Model, root_text: str, *, euid: int | None = None) -> int:
+    """Create the bind-mounted state directories under the state root; return how many.
+
+    Every such directory, new or existing, must belong to the uid its service runs
+    as (``org.platform.state-owner``). Run as root, an empty directory is chowned to
+    it; a directory that already holds data, or any wrong owner when not run as
+    root, stops ``up`` with the exact ``chown`` to run. ``euid`` stands in for the
+    caller's effective uid (default: the real one).
+    """
     root = Path(root_text)
+    caller = os.geteuid() if euid is None else euid
     created = 0
-    for spec in model.services.values():
+    wrong: list[tuple[str, str]] = []  # (what is wrong, the command that fixes it)
+    for name, spec in sorted(model.services.items()):
         owner = parse_owner((spec.get("labels") or {}).get(STATE_OWNER_LABEL))
         for volume in spec.get("volumes") or []:
             if volume.get("type") != "bind" or volume.get("read_only"):
                 continue
             source = Path(str(volume.get("source")))
-            if root not in source.parents or source.exists():
+            if root not in source.parents:
                 continue
             try:
-                source.mkdir(parents=True, mode=0o750)
-                if owner is not None and os.geteuid() == 0:
+                if not source.exists():
+                    source.mkdir(parents=True, mode=0o750)
+                    created += 1
+                if owner is None:
+                    continue
+                have = source.stat().st_uid
+                if have == owner[0]:
+                    continue
+                empty = not any(source.iterdir())
+                if caller == 0 and empty:
                     os.chown(source, *owner)
+                    continue
             except OSError as error:
                 raise EnvironmentProblem(
-                    f"cannot create state directory {source}: {error.strerror}",
+                    f"cannot prepare state directory {source}: {error.strerror}",
                     f"create {root} yourself or point {STATE_VARIABLE} somewhere writable",
                 ) from None
-            created += 1
+            command = "chown" if caller == 0 else "sudo chown"
+            recursive = "" if empty else " -R"
+            wrong.append(
+                (
+                    f"{source} belongs to uid {have}, {name} runs as {owner[0]}",
+                    f"{command}{recursive} {owner[0]}:{owner[1]} {source}",
+                )
+            )
+    if wrong:
+        raise EnvironmentProblem(
+            f"{len(wrong)} state director{'y is' if len(wrong) == 1 else 'ies are'} not owned "
+            f"by the uid that runs the service: {'; '.join(w for w, _ in wrong)}",
+            " && ".join(c for _, c in wrong),
+        )
     return created
 
 
