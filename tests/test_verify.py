@@ -21,7 +21,7 @@ from opsstack import (
 
 from checks.capabilities import DOCKER_DEFAULT_CAPABILITIES, capability_names
 from checks.conventions import HASH_LABEL, PROJECT_LABEL, SERVICE_LABEL
-from checks.exceptions import Waiver
+from checks.exceptions import Waiver, waive
 from checks.finding import Severity
 from cli import run_invoke
 from stackctl.reporting import junit
@@ -36,7 +36,7 @@ from stackctl.runtime.facts import (
     parse_proc_status,
 )
 from stackctl.runtime.report import verification_cases, verification_table
-from stackctl.runtime.verification import Verification, apply_waivers, verify
+from stackctl.runtime.verification import Verification, verify
 
 HARDENED_SPEC: dict[str, Any] = {
     "image": "stackctl-test/busybox:1.0",
@@ -263,10 +263,41 @@ def test_an_exception_for_the_static_rule_also_covers_its_runtime_check() -> Non
     observed.process = ProcessFacts("x", "docker-init", 1000, frozenset({"CHOWN"}), True)
     findings = compare(EXPECTED, observed)
     waiver = Waiver(0, "svc", "PRIV-005", "SEC-SPC-OPT-001", ("CHOWN",), "cap", "why", "adr", None)
-    waived = apply_waivers(findings, [waiver], dt.date(2026, 1, 1))
+    waived, _ = waive(findings, [waiver], dt.date(2026, 1, 1))
     assert [f.suppressed for f in waived] == [True]
     expired = Waiver(0, "svc", "PRIV-005", "", (), "cap", "why", "adr", dt.date(2020, 1, 1))
-    assert not apply_waivers(findings, [expired], dt.date(2026, 1, 1))[0].suppressed
+    assert not waive(findings, [expired], dt.date(2026, 1, 1))[0][0].suppressed
+
+
+def test_runtime_and_static_findings_share_the_one_matcher() -> None:
+    """The registry's matcher, not a second one: "*" relaxes every subject, and a
+    waiver for the runtime rule itself, or for another service, behaves as for check."""
+    observed = matching_observation()
+    observed.process = ProcessFacts("x", "docker-init", 1000, frozenset({"CHOWN"}), True)
+    findings = compare(EXPECTED, observed)
+    every = Waiver(3, "svc", "PRIV-005", "", ("*",), "caps", "why", "adr", None)
+    waived, used = waive(findings, [every], dt.date(2026, 1, 1))
+    assert [f.suppressed for f in waived] == [True] and used == {3}
+    assert waived[0].suppressed_relaxes == "caps"
+    own = Waiver(0, "svc", "RUN-003", "", ("CHOWN",), "cap", "why", "adr", None)
+    assert waive(findings, [own], dt.date(2026, 1, 1))[0][0].suppressed
+    other = Waiver(0, "db", "PRIV-005", "", ("*",), "cap", "why", "adr", None)
+    assert not waive(findings, [other], dt.date(2026, 1, 1))[0][0].suppressed
+    unrelated = Waiver(0, "svc", "PRIV-002", "", ("*",), "nnp", "why", "adr", None)
+    assert not waive(findings, [unrelated], dt.date(2026, 1, 1))[0][0].suppressed
+
+
+def test_json_findings_carry_the_keys_of_every_finding_plus_the_container() -> None:
+    from stackctl.reporting.findings import finding_dict
+    from stackctl.runtime.report import verification_data
+
+    observed = matching_observation()
+    observed.attrs["HostConfig"]["ReadonlyRootfs"] = False
+    findings = compare(EXPECTED, observed)
+    (item,) = verification_data(Verification("proj", [("proj-svc-1", "svc")], findings))["findings"]
+    assert set(item) == set(finding_dict(findings[0])) | {"container"}
+    assert item["rule"] == "RUN-007" and item["container"] == "proj-svc-1"
+    assert item["source"] == "container proj-svc-1" and "check" not in item
 
 
 def test_proc_status_parsing() -> None:
@@ -286,6 +317,7 @@ def test_junit_has_one_case_per_container_and_check() -> None:
     xml = junit(verification_cases(result), "verify")
     assert xml.count("<testcase") == len(RUNTIME_CHECKS)
     assert xml.count("<failure") == 1 and "RUN-007" in xml
+    assert "svc: proj-svc-1: root filesystem is writable" in xml
 
 
 # -- on a real engine ---------------------------------------------------------------------

@@ -44,6 +44,7 @@ class Collector:
                 f"{self.container}: {message}",
                 info.hint.replace("SERVICE", self.service or "SERVICE"),
                 f"{CONTAINER_SOURCE}{self.container}",
+                line=0,  # a container, not a place in a file
                 subject=subject or self.container,
             )
         )

@@ -1,11 +1,15 @@
-"""A verification as a table, a JSON body and JUnit cases."""
+"""A verification as a table, a JSON body and JUnit cases.
+
+Findings use the same keys and case builder as every other finding
+(``stackctl.reporting.findings``); the container stays as an extra key.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from checks.finding import Finding
 from stackctl.reporting import Case, table
+from stackctl.reporting.findings import finding_dict, findings_case
 from stackctl.runtime.comparison import RUNTIME_CHECKS, container_of
 from stackctl.runtime.verification import Verification, fails
 
@@ -15,40 +19,22 @@ def verification_data(result: Verification) -> dict[str, Any]:
     return {
         "project": result.project,
         "containers": [{"name": c, "service": s} for c, s in result.containers],
-        "findings": [_finding_json(f) for f in result.findings],
-    }
-
-
-def _finding_json(f: Finding) -> dict[str, Any]:
-    return {
-        "check": f.rule_id,
-        "requirement": f.requirement,
-        "severity": f.severity.label,
-        "service": f.service,
-        "container": container_of(f),
-        "subject": f.subject,
-        "message": f.message,
-        "hint": f.hint,
-        "suppressed": f.suppressed,
-        "reason": f.suppressed_by,
+        "findings": [{**finding_dict(f), "container": container_of(f)} for f in result.findings],
     }
 
 
 def verification_cases(result: Verification) -> list[Case]:
-    """One test case per container and runtime check."""
+    """One test case per container and runtime check; it fails on what fails the verification."""
     cases = []
     for container, service in result.containers:
         mine = [f for f in result.findings if container_of(f) == container]
         for check_id, info in RUNTIME_CHECKS.items():
-            failing = [f for f in mine if f.rule_id == check_id and fails(f)]
-            message = "\n".join(f"{f.requirement}: {f.message}" for f in failing)
             cases.append(
-                Case(
+                findings_case(
                     container,
                     f"{check_id} {info.title} ({info.requirement}, {service})",
-                    not failing,
-                    0.0,
-                    message,
+                    [f for f in mine if f.rule_id == check_id],
+                    fails=fails,
                 )
             )
     return cases

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,7 +22,7 @@ from stackctl.project.compose import Compose, first_error_line
 from stackctl.project.render import Model
 from stackctl.project.secret_specs import specs_from_model
 from stackctl.runtime.collection import network_members, observe
-from stackctl.runtime.comparison import RUNTIME_CHECKS, compare, unmanaged
+from stackctl.runtime.comparison import compare, unmanaged
 from stackctl.runtime.facts import Expected
 
 # Findings below this severity are shown but do not fail (e.g. "cannot read /proc").
@@ -125,7 +125,7 @@ def verify(
                 findings += strangers
                 checked.append((str(attrs.get("Name", "?")).lstrip("/"), "-"))
     registry, _ = exceptions.load(compose.project.directory)
-    findings = apply_waivers(findings, registry, today or dt.date.today())
+    findings, _ = exceptions.waive(findings, registry, today or dt.date.today())
     return Verification(project, checked, findings)
 
 
@@ -134,31 +134,3 @@ def expected_networks(expected: Mapping[str, Expected]) -> Iterable[str]:
     for item in expected.values():
         for key in item.spec.get("networks") or {}:
             yield item.network_names.get(key, key)
-
-
-def apply_waivers(
-    findings: Sequence[Finding], waivers: Sequence[exceptions.Waiver], today: dt.date
-) -> list[Finding]:
-    """Suppress runtime findings that a live exception covers (by its rule or requirement).
-
-    An exception written for a static rule (say PRIV-005 for one capability) also
-    covers the runtime check that enforces the same control.
-    """
-    live = [w for w in waivers if w.expires is None or w.expires >= today]
-    result = []
-    for finding in findings:
-        runtime_rule = RUNTIME_CHECKS.get(finding.rule_id)
-        rules = {finding.rule_id, *(runtime_rule.mirrors if runtime_rule else ())}
-        for waiver in live:
-            if waiver.service != finding.service:
-                continue
-            if waiver.rule and waiver.rule not in rules:
-                continue
-            if waiver.requirement and waiver.requirement != finding.requirement:
-                continue
-            if waiver.subjects and finding.subject not in waiver.subjects:
-                continue
-            finding = finding.suppress(f"{waiver.rationale} ({waiver.adr})")
-            break
-        result.append(finding)
-    return result

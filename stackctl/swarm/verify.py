@@ -27,7 +27,7 @@ from stackctl.project.render import Model
 from stackctl.runtime.collection import observe
 from stackctl.runtime.comparison import Collector, compare
 from stackctl.runtime.facts import Expected
-from stackctl.runtime.verification import Verification, apply_waivers, expectations
+from stackctl.runtime.verification import Verification, expectations
 from stackctl.swarm.cluster import NAMESPACE_LABEL
 
 SERVICE_NAME_LABEL = "com.docker.swarm.service.name"
@@ -120,5 +120,5 @@ def verify_stack(
         findings += secret_findings(expected[service], observed.name, spec_secrets[service])
         checked.append((observed.name, service))
     registry, _ = exceptions.load(project_dir)
-    findings = apply_waivers(findings, registry, today or dt.date.today())
+    findings, _ = exceptions.waive(findings, registry, today or dt.date.today())
     return Verification(stack, checked, findings)
