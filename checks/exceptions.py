@@ -23,7 +23,7 @@ from typing import Any
 
 import yaml
 
-from checks.catalogue import rules_of_kind
+from checks.catalogue import rule_catalogue, rules_of_kind
 from checks.finding import Finding
 from checks.rule import RuleInfo
 
@@ -55,11 +55,18 @@ class Waiver:
     def all_subjects(self) -> bool:
         return self.subjects == (ALL_SUBJECTS,)
 
-    def matches(self, finding: Finding) -> bool:
-        """True only when service, rule or requirement, and subject are named exactly."""
+    def live_on(self, today: dt.date) -> bool:
+        return self.expires is None or self.expires >= today
+
+    def matches(self, finding: Finding, mirrors: Collection[str] = ()) -> bool:
+        """True only when service, rule or requirement, and subject are named exactly.
+
+        ``mirrors`` are the static rules the finding's rule enforces at another
+        stage: an exception for one of them covers the finding too.
+        """
         if finding.service != self.service:
             return False
-        if self.rule and finding.rule_id != self.rule:
+        if self.rule and finding.rule_id != self.rule and self.rule not in mirrors:
             return False
         if self.requirement and finding.requirement != self.requirement:
             return False
@@ -327,6 +334,30 @@ def check_names(
     return valid, problems
 
 
+def waive(
+    findings: Iterable[Finding], waivers: Sequence[Waiver], today: dt.date
+) -> tuple[list[Finding], set[int]]:
+    """Mark every finding a live waiver matches as suppressed: the one matcher, for
+    static and runtime findings alike.
+
+    An exception written for a static rule also covers a rule that ``mirrors`` it
+    (a runtime check proving the same control). Returns the findings and the
+    indexes of the waivers that matched.
+    """
+    live = [w for w in waivers if w.live_on(today)]
+    mirrors = {rule_id: info.mirrors for rule_id, info in rule_catalogue().items()}
+    used: set[int] = set()
+    result: list[Finding] = []
+    for finding in findings:
+        also = mirrors.get(finding.rule_id, ())
+        waiver = next((w for w in live if w.matches(finding, also)), None)
+        if waiver is not None:
+            used.add(waiver.index)
+            finding = finding.suppress(f"{waiver.rationale} ({waiver.adr})", waiver.relaxes)
+        result.append(finding)
+    return result, used
+
+
 def apply(
     findings: Iterable[Finding],
     waivers: Sequence[Waiver],
@@ -338,17 +369,9 @@ def apply(
     Staleness is judged only for waivers whose service is in ``rendered_services``
     (all waivers when it is None).
     """
-    live = [w for w in waivers if w.expires is None or w.expires >= today]
-    used: set[int] = set()
-    result: list[Finding] = []
-    for finding in findings:
-        waiver = next((w for w in live if w.matches(finding)), None)
-        if waiver is not None:
-            used.add(waiver.index)
-            finding = finding.suppress(f"{waiver.rationale} ({waiver.adr})", waiver.relaxes)
-        result.append(finding)
+    result, used = waive(findings, waivers, today)
     for waiver in waivers:
-        if waiver not in live:
+        if not waiver.live_on(today):
             result.append(
                 _meta("EXC-002", f"{waiver.label} expired on {waiver.expires}", str(waiver.index))
             )

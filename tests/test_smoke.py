@@ -13,7 +13,7 @@ from opsstack import SERVICE_PROFILES, project_containers, project_networks, rem
 from cli import run_stackctl
 from conftest import OPS_FIXTURE, REPO
 from stackctl.operating.smoke import NOT_RUN, ports_of
-from stackctl.runtime import verify
+from stackctl.runtime.comparison import RUNTIME_CHECKS
 
 engine = pytest.mark.engine
 
@@ -42,7 +42,7 @@ def test_fixture_smoke_passes_writes_junit_and_leaves_nothing(
     cases = suites.findall(".//testcase")
     containers = {s.get("name") for s in suites.findall("testsuite")} - {"start", "reachability"}
     assert len(containers) == 4  # web, store, worker, keeper
-    checks_per_container = len(verify.RUNTIME_CHECKS)
+    checks_per_container = len(RUNTIME_CHECKS)
     probes = 3  # web, store and keeper declare port 8080
     assert len(cases) == 1 + 4 * checks_per_container + probes
     assert suites.findall(".//failure") == []

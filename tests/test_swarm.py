@@ -398,7 +398,7 @@ def test_accepting_the_gap_deploys_and_the_runtime_check_shows_it(
         )
         assert verified.returncode == 1, verified.stderr
         lost = {
-            (f["check"], f["requirement"], f["service"])
+            (f["rule"], f["requirement"], f["service"])
             for f in json.loads(verified.stdout)["findings"]
             if not f["suppressed"]
         }

@@ -20,22 +20,23 @@ from opsstack import (
 )
 
 from checks.capabilities import DOCKER_DEFAULT_CAPABILITIES, capability_names
-from checks.exceptions import Waiver
+from checks.conventions import HASH_LABEL, PROJECT_LABEL, SERVICE_LABEL
+from checks.exceptions import Waiver, waive
 from checks.finding import Severity
 from cli import run_invoke
 from stackctl.reporting import junit
-from stackctl.runtime import verify
-from stackctl.runtime.verify import (
+from stackctl.runtime.collection import observe
+from stackctl.runtime.comparison import RUNTIME_CHECKS, compare, unmanaged
+from stackctl.runtime.facts import (
     CgroupLimits,
     Expected,
     FileFacts,
     Observed,
     ProcessFacts,
-    apply_waivers,
-    compare,
     parse_proc_status,
-    unmanaged,
 )
+from stackctl.runtime.report import verification_cases, verification_table
+from stackctl.runtime.verification import Verification, verify
 
 HARDENED_SPEC: dict[str, Any] = {
     "image": "stackctl-test/busybox:1.0",
@@ -187,11 +188,11 @@ def test_a_container_that_matches_its_model_has_no_findings() -> None:
         ),
         (lambda o: setattr(o, "tag_image_id", "sha256:bbb"), "RUN-015", "PRJ-HYGIENE"),
         (
-            lambda o: o.attrs["Config"]["Labels"].update({verify.HASH_LABEL: "old"}),
+            lambda o: o.attrs["Config"]["Labels"].update({HASH_LABEL: "old"}),
             "RUN-016",
             "PRJ-DRIFT",
         ),
-        (lambda o: o.attrs["Config"]["Labels"].pop(verify.HASH_LABEL), "RUN-017", "PRJ-DRIFT"),
+        (lambda o: o.attrs["Config"]["Labels"].pop(HASH_LABEL), "RUN-017", "PRJ-DRIFT"),
     ],
 )
 def test_each_lost_control_is_named_with_its_requirement(change, check, requirement) -> None:
@@ -228,8 +229,8 @@ def test_unreadable_proc_is_a_low_finding_that_does_not_fail() -> None:
     findings = compare(EXPECTED, observed)
     assert findings and all(f.severity == Severity.LOW for f in findings)
     assert ids(findings) == {"RUN-003", "RUN-004", "RUN-011"}
-    result = verify.Verification("proj", [("proj-svc-1", "svc")], findings)
-    assert result.ok and "cannot verify" in verify.table(result)
+    result = Verification("proj", [("proj-svc-1", "svc")], findings)
+    assert result.ok and "cannot verify" in verification_table(result)
 
 
 def test_a_one_shot_job_may_have_exited_zero_but_not_failed() -> None:
@@ -247,12 +248,12 @@ def test_strangers_on_the_project_network_and_orphans_are_reported() -> None:
     assert ids(unmanaged(stranger, "proj", ["svc"])) == {"RUN-017"}
     orphan = {
         "Name": "/proj-gone-1",
-        "Config": {"Labels": {verify.PROJECT_LABEL: "proj", verify.SERVICE_LABEL: "gone"}},
+        "Config": {"Labels": {PROJECT_LABEL: "proj", SERVICE_LABEL: "gone"}},
     }
     assert "no longer declares" in unmanaged(orphan, "proj", ["svc"])[0].message
     member = {
         "Name": "/proj-svc-1",
-        "Config": {"Labels": {verify.PROJECT_LABEL: "proj", verify.SERVICE_LABEL: "svc"}},
+        "Config": {"Labels": {PROJECT_LABEL: "proj", SERVICE_LABEL: "svc"}},
     }
     assert unmanaged(member, "proj", ["svc"]) == []
 
@@ -262,10 +263,41 @@ def test_an_exception_for_the_static_rule_also_covers_its_runtime_check() -> Non
     observed.process = ProcessFacts("x", "docker-init", 1000, frozenset({"CHOWN"}), True)
     findings = compare(EXPECTED, observed)
     waiver = Waiver(0, "svc", "PRIV-005", "SEC-SPC-OPT-001", ("CHOWN",), "cap", "why", "adr", None)
-    waived = apply_waivers(findings, [waiver], dt.date(2026, 1, 1))
+    waived, _ = waive(findings, [waiver], dt.date(2026, 1, 1))
     assert [f.suppressed for f in waived] == [True]
     expired = Waiver(0, "svc", "PRIV-005", "", (), "cap", "why", "adr", dt.date(2020, 1, 1))
-    assert not apply_waivers(findings, [expired], dt.date(2026, 1, 1))[0].suppressed
+    assert not waive(findings, [expired], dt.date(2026, 1, 1))[0][0].suppressed
+
+
+def test_runtime_and_static_findings_share_the_one_matcher() -> None:
+    """The registry's matcher, not a second one: "*" relaxes every subject, and a
+    waiver for the runtime rule itself, or for another service, behaves as for check."""
+    observed = matching_observation()
+    observed.process = ProcessFacts("x", "docker-init", 1000, frozenset({"CHOWN"}), True)
+    findings = compare(EXPECTED, observed)
+    every = Waiver(3, "svc", "PRIV-005", "", ("*",), "caps", "why", "adr", None)
+    waived, used = waive(findings, [every], dt.date(2026, 1, 1))
+    assert [f.suppressed for f in waived] == [True] and used == {3}
+    assert waived[0].suppressed_relaxes == "caps"
+    own = Waiver(0, "svc", "RUN-003", "", ("CHOWN",), "cap", "why", "adr", None)
+    assert waive(findings, [own], dt.date(2026, 1, 1))[0][0].suppressed
+    other = Waiver(0, "db", "PRIV-005", "", ("*",), "cap", "why", "adr", None)
+    assert not waive(findings, [other], dt.date(2026, 1, 1))[0][0].suppressed
+    unrelated = Waiver(0, "svc", "PRIV-002", "", ("*",), "nnp", "why", "adr", None)
+    assert not waive(findings, [unrelated], dt.date(2026, 1, 1))[0][0].suppressed
+
+
+def test_json_findings_carry_the_keys_of_every_finding_plus_the_container() -> None:
+    from stackctl.reporting.findings import finding_dict
+    from stackctl.runtime.report import verification_data
+
+    observed = matching_observation()
+    observed.attrs["HostConfig"]["ReadonlyRootfs"] = False
+    findings = compare(EXPECTED, observed)
+    (item,) = verification_data(Verification("proj", [("proj-svc-1", "svc")], findings))["findings"]
+    assert set(item) == set(finding_dict(findings[0])) | {"container"}
+    assert item["rule"] == "RUN-007" and item["container"] == "proj-svc-1"
+    assert item["source"] == "container proj-svc-1" and "check" not in item
 
 
 def test_proc_status_parsing() -> None:
@@ -281,10 +313,11 @@ def test_proc_status_parsing() -> None:
 def test_junit_has_one_case_per_container_and_check() -> None:
     observed = matching_observation()
     observed.attrs["HostConfig"]["ReadonlyRootfs"] = False
-    result = verify.Verification("proj", [("proj-svc-1", "svc")], compare(EXPECTED, observed))
-    xml = junit(verify.junit_cases(result), "verify")
-    assert xml.count("<testcase") == len(verify.RUNTIME_CHECKS)
+    result = Verification("proj", [("proj-svc-1", "svc")], compare(EXPECTED, observed))
+    xml = junit(verification_cases(result), "verify")
+    assert xml.count("<testcase") == len(RUNTIME_CHECKS)
     assert xml.count("<failure") == 1 and "RUN-007" in xml
+    assert "svc: proj-svc-1: root filesystem is writable" in xml
 
 
 # -- on a real engine ---------------------------------------------------------------------
@@ -304,7 +337,7 @@ def running_stack(tmp_path: Path, docker_engine, test_image: str):
         remove_everything(docker_engine, copy.name, strangers)
 
 
-def run_verify(copy) -> verify.Verification:
+def run_verify(copy) -> Verification:
     import docker
 
     from stackctl.project.compose import Compose, Project
@@ -312,14 +345,14 @@ def run_verify(copy) -> verify.Verification:
 
     compose = Compose(Project.at(copy.path, ".env"))
     model = render(compose, ["core", "data", "app", "nonroot"])
-    return verify.verify(compose, model, client=docker.from_env())
+    return verify(compose, model, client=docker.from_env())
 
 
 @pytest.mark.engine
 def test_engine_stack_as_declared_has_no_drift(running_stack) -> None:
     result = run_verify(running_stack)
     assert {s for _, s in result.containers} == {"web", "store", "worker", "keeper"}
-    assert result.findings == [], verify.table(result)
+    assert result.findings == [], verification_table(result)
 
 
 @pytest.mark.engine
@@ -358,7 +391,7 @@ def test_engine_container_recreated_without_hardening_is_caught(
         ("RUN-010", "REQ-SPC-OPT-002"),  # pids
         ("RUN-012", "REQ-SPC-OPT-004"),  # secret not mounted
         ("RUN-013", "PRJ-LOG"),  # logging driver
-    }, verify.table(result)
+    }, verification_table(result)
     assert not result.ok
     # the other containers are untouched and still match
     assert {f.service for f in result.failing} == {"web"}
@@ -370,9 +403,7 @@ def test_engine_container_recreated_without_hardening_is_caught(
         assert requirement in cli.stdout
     assert "drift:" in cli.stdout
     junit = run_invoke(running_stack.path, "verify", "--format", "junit")
-    assert junit.returncode == 1 and junit.stdout.count("<testcase") == 4 * len(
-        verify.RUNTIME_CHECKS
-    )
+    assert junit.returncode == 1 and junit.stdout.count("<testcase") == 4 * len(RUNTIME_CHECKS)
     again = run_invoke(running_stack.path, "up", "--profiles", SERVICE_PROFILES)
     assert again.returncode == 1
     assert "differs from the model" in again.stderr and "are healthy" not in again.stderr
@@ -407,7 +438,7 @@ def test_engine_stranger_on_the_network_and_loose_secret_are_caught(
 @pytest.mark.engine
 def test_engine_non_root_service_runs_with_its_uid(running_stack, docker_engine) -> None:
     keeper = docker_engine.containers.get(f"{running_stack.name}-keeper-1")
-    observed = verify.observe(docker_engine, keeper.id, "")
+    observed = observe(docker_engine, keeper.id, "")
     assert observed.process is not None and observed.process.uid == 1000
     assert observed.process.effective == frozenset()
     assert observed.limits.source == "cgroup" or observed.limits.memory == 32 * 1024 * 1024

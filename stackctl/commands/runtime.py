@@ -43,27 +43,27 @@ def parse_verify(raw: opt.Raw) -> VerifyOptions:
 
 @dataclass(frozen=True)
 class VerifyOutcome(Outcome):
-    result: Any = None  # stackctl.runtime.verify.Verification (imported lazily)
+    result: Any = None  # stackctl.runtime.verification.Verification (imported lazily)
 
     def as_table(self) -> str:
-        from stackctl.runtime import verify
+        from stackctl.runtime.report import verification_table
 
-        return verify.table(self.result)
+        return verification_table(self.result)
 
     def as_data(self) -> Mapping[str, Any]:
-        from stackctl.runtime import verify
+        from stackctl.runtime.report import verification_data
 
-        return verify.data(self.result)
+        return verification_data(self.result)
 
     def as_cases(self) -> list[Case]:
-        from stackctl.runtime import verify
+        from stackctl.runtime.report import verification_cases
 
-        return verify.junit_cases(self.result)
+        return verification_cases(self.result)
 
 
 def run_verify(options: VerifyOptions) -> VerifyOutcome:
     from stackctl.operating import docker_api
-    from stackctl.runtime import verify
+    from stackctl.runtime.verification import verify
 
     client = docker_api.client()
     extra = {"COMPOSE_PROJECT_NAME": options.project_name} if options.project_name else {}
@@ -76,7 +76,7 @@ def run_verify(options: VerifyOptions) -> VerifyOutcome:
             model, options.stack, client=client, project_dir=options.project.directory
         )
     else:
-        result = verify.verify(compose, model, client=client)
+        result = verify(compose, model, client=client)
     return VerifyOutcome("verify", exit_code=0 if result.ok else 1, result=result)
 
 
@@ -147,14 +147,14 @@ class SmokeOutcome(Outcome):
 
     def as_table(self) -> str:
         from stackctl.reporting import table
-        from stackctl.runtime import verify
+        from stackctl.runtime.report import verification_table
 
         result = self.result
         lines = []
         if not result.started:
             lines += ["the selection did not become healthy", result.start_detail]
         if result.verification is not None:
-            lines.append(verify.table(result.verification))
+            lines.append(verification_table(result.verification))
         if result.probes:
             rows = [(p.service, p.port, "ok" if p.ok else "FAIL", p.detail) for p in result.probes]
             lines += ["", table(rows, ["service", "port", "reachable", "detail"])]

@@ -28,7 +28,9 @@ from stackctl.project.profiles import ALL_PROFILES
 from stackctl.project.render import Model, render
 from stackctl.project.secret_specs import specs_from_model
 from stackctl.reporting import say, short_list, table
-from stackctl.runtime import verify
+from stackctl.runtime.comparison import RUNTIME_CHECKS
+from stackctl.runtime.report import verification_table
+from stackctl.runtime.verification import verify
 
 LOG_TAIL = 20
 
@@ -209,15 +211,13 @@ def up(
             timeout=wait_timeout + 600,
         )
         # The same comparison as `verify`: healthy is not enough, it must be what was declared.
-        result = (
-            verify.verify(compose, selection.model, client=client) if done.returncode == 0 else None
-        )
+        result = verify(compose, selection.model, client=client) if done.returncode == 0 else None
     except (KeyboardInterrupt, Interrupted, ComposeAborted):
         _interrupted(client, selection, before, down_on_failure)
         raise
     if result is not None:
         if result.ok:
-            checked = f"{len(result.containers)} containers x {len(verify.RUNTIME_CHECKS)} checks"
+            checked = f"{len(result.containers)} containers x {len(RUNTIME_CHECKS)} checks"
             say(
                 f"all services of {','.join(selection.profiles)} are healthy"
                 f" and match the model ({checked})"
@@ -227,7 +227,7 @@ def up(
             f"error: {','.join(selection.profiles)} is up but differs from the model",
             file=sys.stderr,
         )
-        print(verify.table(result), file=sys.stderr)
+        print(verification_table(result), file=sys.stderr)
         return 1
     redact = redactor_for(selection.full)
     print(f"error: {','.join(selection.profiles)} did not become healthy", file=sys.stderr)

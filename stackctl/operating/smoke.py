@@ -31,7 +31,8 @@ from stackctl.project.compose import Compose, Project
 from stackctl.project.render import Model
 from stackctl.project.secret_specs import specs_from_model
 from stackctl.reporting import Case, say, short_list
-from stackctl.runtime import verify
+from stackctl.runtime.report import verification_cases
+from stackctl.runtime.verification import Verification, verify
 
 NOT_RUN = 3
 FIXTURE_IMAGE = "stackctl-test/busybox:1.0"
@@ -58,7 +59,7 @@ class SmokeResult:
     project: str
     started: bool = False
     start_detail: str = ""
-    verification: verify.Verification | None = None
+    verification: Verification | None = None
     probes: list[Probe] = field(default_factory=list)
     kept_at: Path | None = None
 
@@ -79,7 +80,7 @@ class SmokeResult:
             )
         ]
         if self.verification is not None:
-            cases += verify.junit_cases(self.verification)
+            cases += verification_cases(self.verification)
         cases += [
             Case("reachability", f"{p.service}:{p.port} by service name", p.ok, 0.0, p.detail)
             for p in self.probes
@@ -292,7 +293,7 @@ def run(
             redact = lifecycle.redactor_for(selection.full)
             result.start_detail = lifecycle.failure_report(compose, selection, redact)
             return result
-        result.verification = verify.verify(compose, selection.model, client=client)
+        result.verification = verify(compose, selection.model, client=client)
         result.probes = probe_reachability(client, selection.model, name)
         return result
     finally:

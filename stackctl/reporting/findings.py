@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
 from checks.finding import Finding
@@ -13,6 +13,7 @@ from stackctl.reporting.sarif import SARIF_LEVELS, sarif
 
 
 def finding_dict(f: Finding) -> dict[str, Any]:
+    """The JSON keys of every finding, static or runtime."""
     return {
         "rule": f.rule_id,
         "requirement": f.requirement,
@@ -28,6 +29,11 @@ def finding_dict(f: Finding) -> dict[str, Any]:
         "relaxes": f.suppressed_relaxes,
         "fingerprint": f.fingerprint,
     }
+
+
+def _location(finding: Finding) -> str:
+    """``file:line``; just the source when the finding has no line (a container)."""
+    return f"{finding.source}:{finding.line}" if finding.line else finding.source
 
 
 def _adr_of(finding: Finding) -> str:
@@ -165,22 +171,38 @@ def findings_sarif(findings: Sequence[Finding], rules: Sequence[RuleInfo]) -> st
     return sarif("stackctl-checks", sarif_rules, results)
 
 
-def findings_cases(findings: Sequence[Finding], rules: Sequence[RuleInfo]) -> list[Case]:
-    """One test case per rule: it fails with every open finding of that rule.
+def _is_open(finding: Finding) -> bool:
+    return not finding.suppressed
 
-    A failing case also lists the rule's excepted findings with what each
-    exception relaxes, so the reader sees the whole picture of that rule.
+
+def findings_case(
+    suite: str,
+    name: str,
+    findings: Sequence[Finding],
+    *,
+    fails: Callable[[Finding], bool] = _is_open,
+) -> Case:
+    """One test case over a group of findings: it fails with every finding that ``fails``.
+
+    A failing case also lists the group's excepted findings with what each
+    exception relaxes, so the reader sees the whole picture of that group.
     """
-    cases = []
-    for info in rules:
-        mine = [f for f in findings if f.rule_id == info.id]
-        open_ = [f for f in mine if not f.suppressed]
-        lines = [f"{f.service or '-'}: {f.message} ({f.source}:{f.line})" for f in open_]
-        if open_:
-            lines += [
-                f"{f.service or '-'}: {f.message}{_excepted_note(f)}" for f in mine if f.suppressed
-            ]
-        cases.append(
-            Case(info.requirement, f"{info.id} {info.title}", not open_, 0.0, "\n".join(lines))
+    failing = [f for f in findings if fails(f)]
+    lines = [f"{f.service or '-'}: {f.message} ({_location(f)})" for f in failing]
+    if failing:
+        lines += [
+            f"{f.service or '-'}: {f.message}{_excepted_note(f)}" for f in findings if f.suppressed
+        ]
+    return Case(suite, name, not failing, 0.0, "\n".join(lines))
+
+
+def findings_cases(findings: Sequence[Finding], rules: Sequence[RuleInfo]) -> list[Case]:
+    """One test case per rule: it fails with every open finding of that rule."""
+    return [
+        findings_case(
+            info.requirement,
+            f"{info.id} {info.title}",
+            [f for f in findings if f.rule_id == info.id],
         )
-    return cases
+        for info in rules
+    ]

@@ -1,7 +1,7 @@
-"""``verify --stack``: the runtime checks of ``stackctl.runtime.verify`` on a Swarm stack's tasks.
+"""``verify --stack``: the runtime checks of ``stackctl.runtime`` on a Swarm stack's tasks.
 
 Each running task container on this node is compared with the rendered model
-by the same ``verify.compare``, so a task is held to the same controls as a
+by the same ``comparison.compare``, so a task is held to the same controls as a
 compose container: capabilities and NoNewPrivs of PID 1 from ``/proc``, init,
 read-only root, limits, user, logging, image. That is how the compensating
 daemon default is proven on a running task, not just configured.
@@ -24,15 +24,10 @@ from typing import Any
 from checks import exceptions
 from checks.finding import Finding
 from stackctl.project.render import Model
-from stackctl.runtime.verify import (
-    Collector,
-    Expected,
-    Verification,
-    apply_waivers,
-    compare,
-    expectations,
-)
-from stackctl.runtime.verify import observe as observe_container
+from stackctl.runtime.collection import observe
+from stackctl.runtime.comparison import Collector, compare
+from stackctl.runtime.facts import Expected
+from stackctl.runtime.verification import Verification, expectations
 from stackctl.swarm.cluster import NAMESPACE_LABEL
 
 SERVICE_NAME_LABEL = "com.docker.swarm.service.name"
@@ -114,7 +109,7 @@ def verify_stack(
             continue
         spec = expected[service].spec
         try:
-            observed = observe_container(client, summary["Id"], str(spec.get("image") or ""))
+            observed = observe(client, summary["Id"], str(spec.get("image") or ""))
         except NotFound:
             continue  # a task replaced between listing and inspecting
 
@@ -125,5 +120,5 @@ def verify_stack(
         findings += secret_findings(expected[service], observed.name, spec_secrets[service])
         checked.append((observed.name, service))
     registry, _ = exceptions.load(project_dir)
-    findings = apply_waivers(findings, registry, today or dt.date.today())
+    findings, _ = exceptions.waive(findings, registry, today or dt.date.today())
     return Verification(stack, checked, findings)
