@@ -54,7 +54,7 @@ def test_every_flag_is_declared_once_per_command() -> None:
 
 def _subparser_help(name: str) -> str:
     parser = build_parser(COMMANDS)
-    verbs = next(a for a in parser._subparsers._group_actions if a.dest == "command")  # type: ignore[union-attr]
+    verbs = next(a for a in parser._subparsers._group_actions if a.dest == "command")
     return str(verbs.choices[name].format_help())
 
 
@@ -76,7 +76,7 @@ def no_children(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Every attempt to start a process or reach the engine, recorded instead of done."""
     attempts: list[str] = []
 
-    class Refused(subprocess.Popen):  # type: ignore[type-arg]
+    class Refused(subprocess.Popen):
         def __init__(self, args: Any, *_: Any, **__: Any) -> None:
             attempts.append(" ".join(map(str, args)) if isinstance(args, list) else str(args))
             raise OSError("parse must not start a process")
