@@ -24,8 +24,8 @@ def run(
 
 
 def run_stackctl(project: Path, command: str, *args: str) -> subprocess.CompletedProcess[str]:
-    """``python -m stackctl --project PROJECT COMMAND ARGS`` (what nox sessions run)."""
-    return run(["-m", "stackctl", "--project", str(project), command, *args])
+    """``python -m stackctl --project-dir PROJECT COMMAND ARGS`` (what nox sessions run)."""
+    return run(["-m", "stackctl", "--project-dir", str(project), command, *args])
 
 
 def run_invoke(project: Path, *args: str, timeout: int = 300) -> subprocess.CompletedProcess[str]:

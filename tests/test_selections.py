@@ -157,7 +157,7 @@ sys.exit(done.returncode)
 
 def test_a_disagreement_fails_loudly_with_the_seed(tmp_path: Path) -> None:
     env = {**os.environ, "COMPOSE_BIN": str(_lying_compose(tmp_path))}
-    args = ["-m", "stackctl", "--project", str(CROSS_PROFILE), "check"]
+    args = ["-m", "stackctl", "--project-dir", str(CROSS_PROFILE), "check"]
     done = run([*args, "--seed", "5", "--sample", "15"], env=env)
     assert done.returncode == 1, done.stderr
     assert "DISAGREE" in done.stderr

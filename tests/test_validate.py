@@ -84,7 +84,7 @@ def test_unreadable_env_file_is_an_environment_error(tmp_path: Path) -> None:
 def test_missing_binary_is_an_environment_error(tmp_path: Path) -> None:
     env = {"PATH": "/nonexistent", "COMPOSE_BIN": str(tmp_path / "no-compose")}
     done = subprocess.run(
-        [sys.executable, "-m", "stackctl", "--project", str(REPO), "validate"],
+        [sys.executable, "-m", "stackctl", "--project-dir", str(REPO), "validate"],
         capture_output=True,
         text=True,
         env=env,

@@ -1,65 +1,87 @@
-"""Every command, declared once: its name, doc, options, parser and body.
+"""Every command, declared once: its name, doc, flags, parser and body.
 
 A ``Command`` is what ``python -m stackctl``, the ``stackctl`` console script,
 the invoke tasks and the nox sessions all use. ``parse`` turns raw flag values
-into the command's frozen options object (all validation happens there, once);
-``run`` does the work and returns an ``Outcome`` for the one reporter.
+into the command's frozen options object (all validation happens there, once,
+and it never runs compose or asks the engine); ``run`` does the work and
+returns an ``Outcome`` for the one reporter, failures included.
 
-Adding a command: write a module here that builds a ``Command`` and calls
-``register``, then add the module name to ``MODULES``.
+Commands are discovered: every module of this package except the helpers
+declares ``COMMANDS`` (its ``Command`` objects) and ``ORDER`` (where they
+stand in ``--help`` and ``--list``). Adding a command is adding a module.
 """
 
 from __future__ import annotations
 
 import importlib
+import pkgutil
 from collections.abc import Callable
 from dataclasses import dataclass
+from types import ModuleType
 from typing import Any, Generic, TypeVar
 
+from stackctl.commands.groups import Group
 from stackctl.commands.options import Option, Raw
 from stackctl.reporting import Outcome, ReportTo
 
 OptionsT = TypeVar("OptionsT")
 
-MODULES = (
-    "validate",
-    "check",
-    "gate",
-    "profiles",
-    "operations",
-    "runtime",
-    "secrets",
-    "loki",
-    "swarm",
-)
+# Modules here that declare no command: the flag primitives and the shared groups.
+HELPERS = frozenset({"options", "groups"})
+
+
+def report_of(options: object) -> ReportTo:
+    """Where a command's report goes: its report group's value, else a table on stdout."""
+    report = getattr(options, "report", None)
+    return report if isinstance(report, ReportTo) else ReportTo()
 
 
 @dataclass(frozen=True)
 class Command(Generic[OptionsT]):
     name: str  # dotted for namespaced tasks: "secrets.scaffold"
     doc: str  # first line is the summary shown by --list / --help
-    options: tuple[Option, ...]
+    # Its own flags and the groups it shares, in the order --help shows them.
+    declared: tuple[Option | Group[Any], ...]
     parse: Callable[[Raw], OptionsT]
     run: Callable[[OptionsT], Outcome]
-    report_to: Callable[[OptionsT], ReportTo] = lambda _options: ReportTo()
+    report_to: Callable[[OptionsT], ReportTo] = report_of
 
     @property
     def summary(self) -> str:
         return self.doc.strip().splitlines()[0]
 
+    @property
+    def options(self) -> tuple[Option, ...]:
+        """Every flag, the groups' ones included."""
+        flags: list[Option] = []
+        for item in self.declared:
+            flags.extend(item.options if isinstance(item, Group) else (item,))
+        return tuple(flags)
 
-_REGISTRY: dict[str, Command[Any]] = {}
+    @property
+    def groups(self) -> tuple[Group[Any], ...]:
+        return tuple(item for item in self.declared if isinstance(item, Group))
 
 
-def register(command: Command[OptionsT]) -> Command[OptionsT]:
-    if command.name in _REGISTRY:
-        raise ValueError(f"duplicate command {command.name}")
-    _REGISTRY[command.name] = command
-    return command
+def command_modules() -> list[ModuleType]:
+    """Every command module of this package, in their declared ``ORDER`` (then by name)."""
+    found = []
+    for info in pkgutil.iter_modules(__path__):
+        if info.name in HELPERS or info.name.startswith("_"):
+            continue
+        module = importlib.import_module(f"{__name__}.{info.name}")
+        if not hasattr(module, "COMMANDS") or not isinstance(getattr(module, "ORDER", None), int):
+            raise TypeError(f"{module.__name__} declares no COMMANDS and ORDER")
+        found.append(module)
+    return sorted(found, key=lambda module: (module.ORDER, module.__name__))
 
 
 def all_commands() -> dict[str, Command[Any]]:
-    """Every command in declaration order (importing a module registers its commands)."""
-    for module in MODULES:
-        importlib.import_module(f"stackctl.commands.{module}")
-    return dict(_REGISTRY)
+    """Every command by name, in the order ``--help`` and ``--list`` show them."""
+    commands: dict[str, Command[Any]] = {}
+    for module in command_modules():
+        for command in module.COMMANDS:
+            if command.name in commands:
+                raise ValueError(f"duplicate command {command.name}")
+            commands[command.name] = command
+    return commands

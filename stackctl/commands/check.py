@@ -14,13 +14,15 @@ from checks.explain import UnknownRule, explain
 from checks.finding import Finding, Severity
 from checks.rule import RuleInfo
 from stackctl.checking.check_run import check_stack, cross_check_problem
-from stackctl.commands import Command, register
+from stackctl.commands import Command
 from stackctl.commands import options as opt
-from stackctl.commands.validate import (
+from stackctl.commands.groups import (
+    CROSS_CHECK,
     DEFAULT_CROSS_CHECK,
-    CrossCheckOptions,
-    cross_check_options,
-    parse_cross_check,
+    PROJECT_VALIDATION,
+    CrossCheck,
+    profiles_group,
+    report_group,
 )
 from stackctl.errors import UsageError
 from stackctl.project.compose import Compose, Project
@@ -35,24 +37,9 @@ from stackctl.reporting.findings import (
     traceability_table,
 )
 
-OPTIONS = (
-    opt.Option("profiles", "list", "check only this selection, e.g. core,data (repeatable)"),
-    opt.Option("format", "text", "table (default), json, sarif or junit", default="table"),
-    opt.Option("output", "text", "write the report to this file instead of stdout"),
-    opt.Option(
-        "fail_on",
-        "text",
-        "lowest severity that fails: critical, high (default), medium, low, info",
-        default="high",
-    ),
-    *cross_check_options(),
-    opt.Option(
-        "explain",
-        "text",
-        "print what RULE checks, a violation and its fix, then exit (nothing is rendered)",
-    ),
-    *opt.project_options(opt.VALIDATION_ENV_HELP),
-)
+ORDER = 20
+REPORT = report_group(*FORMATS)
+PROFILES = profiles_group("check only this selection, e.g. core,data (repeatable)")
 
 
 def rule_catalogue() -> list[RuleInfo]:
@@ -66,7 +53,7 @@ class CheckOptions:
     profiles: tuple[str, ...]
     fail_on: Severity
     report: ReportTo
-    cross: CrossCheckOptions = DEFAULT_CROSS_CHECK
+    cross: CrossCheck = DEFAULT_CROSS_CHECK
 
 
 @dataclass(frozen=True)
@@ -89,16 +76,15 @@ def _explain(rule_id: str, report: ReportTo) -> ExplainOptions:
 
 
 def parse(raw: opt.Raw) -> CheckOptions | ExplainOptions:
-    report = ReportTo(opt.choice(raw, "format", FORMATS, "table"), opt.output_path(raw))
+    report = REPORT.parse(raw)
     rule_id = opt.text(raw, "explain")
     if rule_id is not None:
         # Explaining needs no project: nothing is read or rendered.
         return _explain(rule_id, report)
     fail_on = opt.severity(raw, "fail_on", "high")
-    profiles = opt.selection(raw)
-    project = opt.project(raw, "validation")
-    require_known_profiles(Compose(project), profiles)
-    return CheckOptions(project, profiles, fail_on, report, parse_cross_check(raw))
+    profiles = PROFILES.parse(raw)
+    project = PROJECT_VALIDATION.parse(raw)
+    return CheckOptions(project, profiles, fail_on, report, CROSS_CHECK.parse(raw))
 
 
 @dataclass(frozen=True)
@@ -150,10 +136,10 @@ def run(options: CheckOptions | ExplainOptions) -> Outcome:
         return Outcome(
             "check", text=options.text, data={"rule": options.rule_id, "explain": options.text}
         )
+    compose = Compose(options.project)
+    require_known_profiles(compose, options.profiles)
     cross = options.cross
-    policy = check_stack(
-        Compose(options.project), options.profiles, seed=cross.seed, sample=cross.sample
-    )
+    policy = check_stack(compose, options.profiles, seed=cross.seed, sample=cross.sample)
     problem = cross_check_problem(policy.cross_check, say)
     evaluation = policy.evaluation
     registered, problems = exceptions.load(options.project.directory)
@@ -170,14 +156,29 @@ def run(options: CheckOptions | ExplainOptions) -> Outcome:
     )
 
 
-COMMAND = register(
+COMMANDS = (
     Command(
         "check",
         "Policy checks (checks/) over the VAL-OPT matrix, with the exceptions registry.\n\n"
         "--explain RULE prints a rule's doc, a violation and its fix instead.",
-        OPTIONS,
+        (
+            PROFILES,
+            REPORT,
+            opt.Option(
+                "fail_on",
+                "text",
+                "lowest severity that fails: critical, high (default), medium, low, info",
+                default="high",
+            ),
+            CROSS_CHECK,
+            opt.Option(
+                "explain",
+                "text",
+                "print what RULE checks, a violation and its fix, then exit (nothing is rendered)",
+            ),
+            PROJECT_VALIDATION,
+        ),
         parse,
         run,
-        lambda options: options.report,
-    )
+    ),
 )

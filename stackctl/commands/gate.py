@@ -10,24 +10,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from stackctl.commands import Command, register
+from stackctl.commands import Command
 from stackctl.commands import check as check_command
 from stackctl.commands import options as opt
 from stackctl.commands import validate as validate_command
-from stackctl.commands.validate import cross_check_options, parse_cross_check
+from stackctl.commands.groups import CROSS_CHECK, PROJECT_VALIDATION, report_group
 from stackctl.project.render import render_cache
 from stackctl.reporting import Case, Outcome, ReportTo
 
-FORMATS = ("table", "json", "junit")
-
-OPTIONS = (
-    opt.Option("exhaustive", "flag", "validate every non-empty profile selection"),
-    opt.Option("format", "text", "table (default), json or junit", default="table"),
-    opt.Option("output", "text", "write the report to this file instead of stdout"),
-    opt.Option("fail_on", "text", "lowest severity that fails the checks (default: high)"),
-    *cross_check_options(),
-    *opt.project_options(opt.VALIDATION_ENV_HELP),
-)
+ORDER = 30
+REPORT = report_group("table", "json", "junit")
 
 
 @dataclass(frozen=True)
@@ -38,9 +30,9 @@ class GateOptions:
 
 
 def parse(raw: opt.Raw) -> GateOptions:
-    report = ReportTo(opt.choice(raw, "format", FORMATS, "table"), opt.output_path(raw))
-    project = opt.project(raw, "validation")
-    cross = parse_cross_check(raw)
+    report = REPORT.parse(raw)
+    project = PROJECT_VALIDATION.parse(raw)
+    cross = CROSS_CHECK.parse(raw)
     validate = validate_command.ValidateOptions(
         project, (), report, opt.flag(raw, "exhaustive"), cross
     )
@@ -77,13 +69,18 @@ def run(options: GateOptions) -> GateOutcome:
     )
 
 
-COMMAND = register(
+COMMANDS = (
     Command(
         "gate",
         "Validate, then check, in one process: the checks reuse the validation renders.",
-        OPTIONS,
+        (
+            opt.Option("exhaustive", "flag", "validate every non-empty profile selection"),
+            REPORT,
+            opt.Option("fail_on", "text", "lowest severity that fails the checks (default: high)"),
+            CROSS_CHECK,
+            PROJECT_VALIDATION,
+        ),
         parse,
         run,
-        lambda options: options.report,
-    )
+    ),
 )

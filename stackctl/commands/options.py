@@ -3,14 +3,15 @@
 An ``Option`` declares one flag (name, kind, help, default). The same
 declarations build the ``python -m stackctl`` subcommands and the invoke
 tasks, so every entry point accepts the same flags with the same help. Raw
-values (strings, lists of strings, booleans) are turned into typed, frozen
-option objects by the parse helpers below; every user mistake ends there as a
-``UsageError`` or ``EnvironmentProblem`` naming the flag, value or path.
+values (strings, lists of strings, booleans) are turned into typed values by
+the parse helpers below; every user mistake ends there as a ``UsageError`` or
+``EnvironmentProblem`` naming the flag, value or path. Flags several commands
+share (project, report, profiles, cross-check) are declared once in
+``stackctl.commands.groups``.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import re
 import stat
@@ -21,15 +22,10 @@ from typing import Literal
 
 from checks.finding import Severity
 from stackctl.errors import EnvironmentProblem, UsageError
-from stackctl.project.compose import Project
-from stackctl.project.profiles import ALL_PROFILES, parse_profiles
 
 Kind = Literal["text", "number", "flag", "list"]
 RawValue = str | bool | list[str] | None
 Raw = Mapping[str, RawValue]
-
-VALIDATION_ENV_FILE = ".env.example"
-OPS_ENV_FILE = ".env"
 
 
 @dataclass(frozen=True)
@@ -45,31 +41,6 @@ class Option:
     @property
     def flag(self) -> str:
         return "--" + self.name.replace("_", "-")
-
-
-# -- options every command that reads the project shares ----------------------------
-
-
-def project_options(env_help: str) -> tuple[Option, ...]:
-    return (
-        Option("project_dir", "text", "project directory (default: the current directory)"),
-        Option(
-            "file",
-            "list",
-            "compose file (repeatable; default: the one compose picks, e.g. docker-compose.yml)",
-            short="f",
-        ),
-        Option("env_file", "text", env_help),
-        Option(
-            "project_name",
-            "text",
-            "compose project name (default: COMPOSE_PROJECT_NAME, else compose's own choice)",
-        ),
-    )
-
-
-VALIDATION_ENV_HELP = f"env file to render with (default: {VALIDATION_ENV_FILE})"
-OPS_ENV_HELP = f"env file (default: {OPS_ENV_FILE}, else {VALIDATION_ENV_FILE} with a notice)"
 
 
 def text(raw: Raw, name: str) -> str | None:
@@ -135,22 +106,6 @@ def severity(raw: Raw, name: str, default: str) -> Severity:
         raise UsageError(f"--{name.replace('_', '-')}: {error}") from None
 
 
-def selection(raw: Raw, name: str = "profiles") -> tuple[str, ...]:
-    """Profiles from a repeatable, comma-separated flag. ``()`` means the flag was not given.
-
-    A flag that is given but names nothing (``''``, ``,,``) is a usage error in
-    every command: "every profile" is only ever said as ``'*'``.
-    """
-    given = values(raw, name)
-    parsed = parse_profiles(given)
-    if given and not parsed:
-        raise UsageError(
-            f"--{name} {given[0]!r} names no profile",
-            hint=f"name profiles, e.g. --{name} core,data, or --{name} '{ALL_PROFILES}' for all",
-        )
-    return parsed
-
-
 def output_path(raw: Raw, name: str = "output") -> Path | None:
     """A path the report can be written to, checked before any work is done."""
     value = text(raw, name)
@@ -183,56 +138,6 @@ def output_path(raw: Raw, name: str = "output") -> Path | None:
     if not os.access(parent, os.W_OK | os.X_OK):
         raise EnvironmentProblem(f"--output {path}: directory {parent} is not writable", hint)
     return path
-
-
-EnvDefault = Literal["validation", "ops"]
-
-
-def project(raw: Raw, env_default: EnvDefault, notice: bool = True) -> Project:
-    """The project directory, compose files and env file, resolved and checked once.
-
-    ``validation`` renders with ``.env.example`` unless told otherwise (VAL-OPT-001),
-    and with no env file at all (not even ``.env``) in a project that has none;
-    ``ops`` uses ``.env`` when it exists, else ``.env.example`` with a notice.
-    A ``.env`` that exists but is not a readable text file is an error, never skipped.
-
-    ``validation`` is what the static commands ask for, so their project is
-    ``static``: compose sees the env file and ``compose.STATIC_ENVIRONMENT``, never
-    the rest of the caller's environment (a value it needs goes in ``--env-file``).
-    """
-    static = env_default == "validation"
-    directory = Path(text(raw, "project_dir") or ".")
-    env_file = text(raw, "env_file")
-    if env_file is None:
-        env_file = VALIDATION_ENV_FILE
-        if env_default == "ops":
-            local = directory / OPS_ENV_FILE
-            if local.exists() or local.is_symlink():
-                env_file = OPS_ENV_FILE
-            elif notice:
-                from stackctl.reporting import say
-
-                say(
-                    f"notice: no {OPS_ENV_FILE} found; using {VALIDATION_ENV_FILE}"
-                    f" (copy it to {OPS_ENV_FILE} to customise)"
-                )
-    elif not env_file.strip():
-        raise UsageError("--env-file is empty", hint="name an env file, or leave the flag out")
-    name = text(raw, "project_name")
-    if name is not None and not name.strip():
-        raise UsageError("--project-name is empty", hint="name the project, or leave the flag out")
-    if (
-        env_default == "validation"
-        and text(raw, "env_file") is None
-        and not (directory / VALIDATION_ENV_FILE).exists()
-        and directory.is_dir()
-    ):
-        # Another team's project without .env.example is still checked, with an
-        # empty environment: never its .env, which compose would read by default
-        # and which may hold real credentials.
-        bare = Project.at(directory, None, values(raw, "file"), name, static=static)
-        return dataclasses.replace(bare, env_file=Path(os.devnull))
-    return Project.at(directory, env_file, values(raw, "file"), name, static=static)
 
 
 # -- Swarm ---------------------------------------------------------------------------

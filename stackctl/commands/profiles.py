@@ -9,21 +9,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from stackctl.commands import Command, register
+from stackctl.commands import Command
 from stackctl.commands import options as opt
+from stackctl.commands.groups import PROJECT_VALIDATION, report_group
 from stackctl.project.compose import Compose, Project
 from stackctl.project.profiles import ALL_PROFILES
 from stackctl.project.render import render
 from stackctl.project.selections import Derivation, ProfileGraph, graph_rows
 from stackctl.reporting import Outcome, ReportTo, table
 
-FORMATS = ("table", "json")
-
-OPTIONS = (
-    opt.Option("format", "text", "table (default) or json", default="table"),
-    opt.Option("output", "text", "write the report to this file instead of stdout"),
-    *opt.project_options(opt.VALIDATION_ENV_HELP),
-)
+ORDER = 40
+REPORT = report_group("table", "json")
 
 
 @dataclass(frozen=True)
@@ -33,8 +29,8 @@ class ProfilesOptions:
 
 
 def parse(raw: opt.Raw) -> ProfilesOptions:
-    report = ReportTo(opt.choice(raw, "format", FORMATS, "table"), opt.output_path(raw))
-    return ProfilesOptions(opt.project(raw, "validation"), report)
+    report = REPORT.parse(raw)
+    return ProfilesOptions(PROJECT_VALIDATION.parse(raw), report)
 
 
 @dataclass(frozen=True)
@@ -65,13 +61,12 @@ def run(options: ProfilesOptions) -> ProfilesOutcome:
     return ProfilesOutcome("profiles", graph=graph)
 
 
-COMMAND = register(
+COMMANDS = (
     Command(
         "profiles",
         "Profile dependency graph: each profile, its services, the profiles it needs and why.",
-        OPTIONS,
+        (REPORT, PROJECT_VALIDATION),
         parse,
         run,
-        lambda options: options.report,
-    )
+    ),
 )

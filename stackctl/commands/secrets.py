@@ -5,15 +5,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from stackctl.commands import Command, register
+from stackctl.commands import Command
 from stackctl.commands import options as opt
+from stackctl.commands.groups import PROJECT_OPS, report_group
 from stackctl.errors import UsageError
 from stackctl.operating import secrets
 from stackctl.project.compose import Compose, Project
 from stackctl.project.render import render
 from stackctl.project.secret_specs import specs_from_model
-from stackctl.reporting import Outcome, say, table
+from stackctl.reporting import Outcome, ReportTo, say, table
 
+ORDER = 110
+REPORT = report_group("table", "json")
 HEADERS = ("secret", "path", "kind", "status")
 
 
@@ -24,18 +27,21 @@ class SecretsOptions:
     rotate: str | None
     yes: bool
     fix: bool
+    report: ReportTo
 
 
 def parse(raw: opt.Raw) -> SecretsOptions:
     rotate = opt.text(raw, "rotate")
     if rotate is not None and not rotate.strip():
         raise UsageError("--rotate is empty", hint="name the secret to rotate")
+    report = REPORT.parse(raw)
     options = SecretsOptions(
-        opt.project(raw, "ops"),
+        PROJECT_OPS.parse(raw),
         opt.flag(raw, "check"),
         rotate,
         opt.flag(raw, "yes"),
         opt.flag(raw, "fix"),
+        report,
     )
     if rotate and not options.yes:
         raise UsageError(
@@ -70,10 +76,16 @@ def run(options: SecretsOptions) -> Outcome:
             "hint: --fix tightens modes and owners; add a kind to x-secret-generators for"
             " secrets without one"
         )
-    return Outcome("secrets.scaffold", exit_code=1 if bad else 0, text=table(rows, HEADERS))
+    return Outcome(
+        "secrets.scaffold",
+        exit_code=1 if bad else 0,
+        text=table(rows, HEADERS),
+        # Names, paths and statuses only: a value is never part of any report.
+        data={"secrets": [dict(zip(HEADERS, row, strict=True)) for row in rows]},
+    )
 
 
-COMMAND = register(
+COMMANDS = (
     Command(
         "secrets.scaffold",
         "Create every missing secret file (0600 in 0700); never overwrite, never print values.",
@@ -86,9 +98,10 @@ COMMAND = register(
             opt.Option(
                 "fix", "flag", "tighten modes/owners of existing files (contents untouched)"
             ),
-            *opt.project_options(opt.OPS_ENV_HELP),
+            REPORT,
+            PROJECT_OPS,
         ),
         parse,
         run,
-    )
+    ),
 )

@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from stackctl.checking.check_run import DEFAULT_SAMPLE, cross_check_problem
+from stackctl.checking.check_run import cross_check_problem
 from stackctl.checking.validation import (
     ExhaustiveResult,
     ValidationResult,
@@ -21,51 +21,23 @@ from stackctl.checking.validation import (
     render_results,
     validate,
 )
-from stackctl.commands import Command, register
+from stackctl.commands import Command
 from stackctl.commands import options as opt
+from stackctl.commands.groups import (
+    CROSS_CHECK,
+    DEFAULT_CROSS_CHECK,
+    PROJECT_VALIDATION,
+    CrossCheck,
+    profiles_group,
+    report_group,
+)
 from stackctl.errors import EnvironmentProblem, UsageError
 from stackctl.project.compose import Compose, Project, is_environment_error
 from stackctl.reporting import Case, Outcome, ReportTo, say
 
-FORMATS = ("table", "json", "junit")
-
-
-def cross_check_options() -> tuple[opt.Option, ...]:
-    return (
-        opt.Option("seed", "number", "seed of the cross-check sample (default: random, printed)"),
-        opt.Option(
-            "sample",
-            "number",
-            f"selections compose renders to cross-check the derivation (default {DEFAULT_SAMPLE})",
-        ),
-    )
-
-
-@dataclass(frozen=True)
-class CrossCheckOptions:
-    seed: int | None
-    sample: int
-
-
-DEFAULT_CROSS_CHECK = CrossCheckOptions(None, DEFAULT_SAMPLE)
-
-
-def parse_cross_check(raw: opt.Raw) -> CrossCheckOptions:
-    seed = None if opt.text(raw, "seed") is None else opt.number(raw, "seed", 0, minimum=0)
-    sample = opt.number(raw, "sample", DEFAULT_SAMPLE, minimum=0, maximum=1000)
-    return CrossCheckOptions(seed, sample)
-
-
-OPTIONS = (
-    opt.Option("profiles", "list", "validate only this combination, e.g. core,data (repeatable)"),
-    opt.Option(
-        "exhaustive", "flag", "every non-empty profile selection (127), derived from one render"
-    ),
-    opt.Option("format", "text", "table (default), json or junit", default="table"),
-    opt.Option("output", "text", "write the report to this file instead of stdout"),
-    *cross_check_options(),
-    *opt.project_options(opt.VALIDATION_ENV_HELP),
-)
+ORDER = 10
+REPORT = report_group("table", "json", "junit")
+PROFILES = profiles_group("validate only this combination, e.g. core,data (repeatable)")
 
 
 @dataclass(frozen=True)
@@ -74,20 +46,20 @@ class ValidateOptions:
     profiles: tuple[str, ...]
     report: ReportTo
     exhaustive: bool = False
-    cross: CrossCheckOptions = DEFAULT_CROSS_CHECK
+    cross: CrossCheck = DEFAULT_CROSS_CHECK
 
 
 def parse(raw: opt.Raw) -> ValidateOptions:
-    report = ReportTo(opt.choice(raw, "format", FORMATS, "table"), opt.output_path(raw))
-    profiles = opt.selection(raw)
+    report = REPORT.parse(raw)
+    profiles = PROFILES.parse(raw)
     every = opt.flag(raw, "exhaustive")
     if every and profiles:
         raise UsageError(
             "--exhaustive covers every selection; --profiles narrows to one",
             hint="use one of them",
         )
-    project = opt.project(raw, "validation")
-    return ValidateOptions(project, profiles, report, every, parse_cross_check(raw))
+    project = PROJECT_VALIDATION.parse(raw)
+    return ValidateOptions(project, profiles, report, every, CROSS_CHECK.parse(raw))
 
 
 @dataclass(frozen=True)
@@ -142,13 +114,22 @@ def run(options: ValidateOptions) -> Outcome:
     return ValidateOutcome("validate", exit_code=1 if failed else 0, results=results)
 
 
-COMMAND = register(
+COMMANDS = (
     Command(
         "validate",
         "Render VAL-OPT-001 and the VAL-OPT-002 profile matrix; exit 1 on any failure.",
-        OPTIONS,
+        (
+            PROFILES,
+            opt.Option(
+                "exhaustive",
+                "flag",
+                "every non-empty profile selection (127), derived from one render",
+            ),
+            REPORT,
+            CROSS_CHECK,
+            PROJECT_VALIDATION,
+        ),
         parse,
         run,
-        lambda options: options.report,
-    )
+    ),
 )

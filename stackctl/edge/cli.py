@@ -38,7 +38,6 @@ def build_parser(commands: dict[str, Command[Any]] | None = None) -> argparse.Ar
     commands = all_commands() if commands is None else commands
     parser = _Parser(prog="stackctl", description="Validate, check and operate the platform stack.")
     parser.add_argument(
-        "--project",
         "--project-dir",
         dest="global_project_dir",
         metavar="DIR",

@@ -4,33 +4,40 @@
 runs first and stops at the first problem; then compose starts the selection
 and waits for it to be healthy. When it is not, the failing services and their
 redacted log tails are shown and nothing is rolled back unless asked.
-Profiles arrive parsed and checked (``stackctl.commands``); nothing here parses
-user input.
+``up`` and ``down`` return what they found (``UpResult``, ``DownResult``), their
+failure included, for the command's report; progress goes to stderr.
+Profiles arrive parsed (``stackctl.commands``); nothing here parses user input.
 """
 
 from __future__ import annotations
 
 import contextlib
 import signal
-import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from checks.conventions import PROJECT_LABEL, SERVICE_LABEL, STATE_VARIABLE
-from stackctl.errors import ComposeAborted, Interrupted, UsageError
+from stackctl.errors import (
+    FINDINGS,
+    OK,
+    ComposeAborted,
+    Interrupted,
+    StackError,
+    UsageError,
+)
 from stackctl.operating import docker_api, preflight
-from stackctl.operating.preflight import Selection
+from stackctl.operating.preflight import Selection, StepResult
 from stackctl.operating.redact import Redactor
 from stackctl.project.compose import Compose
 from stackctl.project.containers import containers
 from stackctl.project.profiles import ALL_PROFILES
-from stackctl.project.render import Model, render
+from stackctl.project.render import Model, render, require_known_profiles
 from stackctl.project.secret_specs import specs_from_model
 from stackctl.reporting import say, short_list, table
 from stackctl.runtime.comparison import RUNTIME_CHECKS
 from stackctl.runtime.report import verification_table
-from stackctl.runtime.verification import verify
+from stackctl.runtime.verification import Verification, verify
 
 LOG_TAIL = 20
 
@@ -42,9 +49,13 @@ def redactor_for(model: Model) -> Redactor:
     return Redactor.from_files(spec.path for spec in specs_from_model(model.data))
 
 
-def failure_report(compose: Compose, selection: Selection, redact: Redactor) -> str:
-    """The selection's unhealthy containers with their redacted log tails (nothing else)."""
-    rows, tails = [], []
+Row = tuple[str, str, str, str]
+UNHEALTHY_HEADERS = ("service", "state", "health", "exit code")
+
+
+def unhealthy_rows(compose: Compose, selection: Selection) -> list[Row]:
+    """The selection's containers that are neither healthy, running nor a finished job."""
+    rows = []
     for container in containers(compose, selection.profiles):
         service = container.get("Service", "?")
         if service not in selection.model.services:
@@ -54,13 +65,23 @@ def failure_report(compose: Compose, selection: Selection, redact: Redactor) -> 
             continue
         if state == "exited" and str(container.get("ExitCode")) == "0":
             continue  # a one-shot job that finished
-        rows.append((service, state, health or "-", container.get("ExitCode", "")))
+        rows.append((service, state, health or "-", str(container.get("ExitCode", ""))))
+    return rows
+
+
+def failure_report(
+    compose: Compose, selection: Selection, redact: Redactor, rows: Sequence[Row] | None = None
+) -> str:
+    """The selection's unhealthy containers with their redacted log tails (nothing else)."""
+    rows = unhealthy_rows(compose, selection) if rows is None else rows
+    tails = []
+    for service, *_ in rows:
         logs = compose.run(
             ["logs", "--no-color", "--tail", str(LOG_TAIL), service], selection.profiles
         )
         tail = redact(logs.stdout + logs.stderr).rstrip() or "(no output)"
         tails.append(f"--- last {LOG_TAIL} log lines of {service} ---\n{tail}")
-    listing = table(rows, ["service", "state", "health", "exit code"]) if rows else ""
+    listing = table(rows, UNHEALTHY_HEADERS) if rows else ""
     return "\n\n".join(part for part in [listing, *tails] if part)
 
 
@@ -187,22 +208,43 @@ def _interrupted(
             say("interrupted before anything was started")
 
 
+@dataclass(frozen=True)
+class UpResult:
+    """What ``up`` did; ``problem`` says why the selection is not up as declared (None: it is)."""
+
+    requested: tuple[str, ...]
+    profiles: tuple[str, ...] = ()  # the selection with the profiles it needs
+    preflight: tuple[StepResult, ...] = ()  # the steps that ran, the failing one last
+    started: bool = False
+    verification: Verification | None = None
+    unhealthy: tuple[Row, ...] = ()
+    problem: StackError | None = None
+
+    @property
+    def exit_code(self) -> int:
+        return OK if self.problem is None else self.problem.exit_code
+
+
 def up(
     compose: Compose,
     requested: Sequence[str],
     *,
     wait_timeout: int = 180,
     down_on_failure: bool = False,
-) -> int:
-    if not requested:
-        # Starting all seven profiles by accident is costly; everything must be asked for.
-        raise UsageError(
-            "say which profiles to start", hint="--profiles core,data (or --profiles '*')"
-        )
-    state = preflight.run_steps(compose, requested, preflight.UP_STEPS, stop_at_failure=True)
+) -> UpResult:
+    """Preflight, start and compare ``requested`` (given: every selection must be asked for)."""
+    state = preflight.Preflight(compose, tuple(requested))
+    try:
+        require_known_profiles(compose, requested)  # before the engine: a typo needs none
+        preflight.run_on(state, preflight.UP_STEPS, stop_at_failure=True)
+    except StackError as error:
+        # Nothing has started: the first problem is the answer, with the steps that ran.
+        return UpResult(tuple(requested), preflight=tuple(state.results), problem=error)
     selection, client = state.chosen, state.client
+    ran = UpResult(tuple(requested), selection.profiles, tuple(state.results), started=True)
+    profiles = ",".join(selection.profiles)
     before = snapshot(client, selection.model)
-    say(f"starting {','.join(selection.profiles)} (waiting up to {wait_timeout}s for health)")
+    say(f"starting {profiles} (waiting up to {wait_timeout}s for health)")
     try:
         done = compose.run(
             ["up", "--detach", "--wait", "--wait-timeout", str(wait_timeout), "--remove-orphans"],
@@ -218,20 +260,13 @@ def up(
     if result is not None:
         if result.ok:
             checked = f"{len(result.containers)} containers x {len(RUNTIME_CHECKS)} checks"
-            say(
-                f"all services of {','.join(selection.profiles)} are healthy"
-                f" and match the model ({checked})"
-            )
-            return 0
-        print(
-            f"error: {','.join(selection.profiles)} is up but differs from the model",
-            file=sys.stderr,
-        )
-        print(verification_table(result), file=sys.stderr)
-        return 1
-    redact = redactor_for(selection.full)
-    print(f"error: {','.join(selection.profiles)} did not become healthy", file=sys.stderr)
-    print(failure_report(compose, selection, redact), file=sys.stderr)
+            say(f"all services of {profiles} are healthy and match the model ({checked})")
+            return replace(ran, verification=result)
+        say(verification_table(result))
+        problem = StackError(f"{profiles} is up but differs from the model")
+        return replace(ran, verification=result, problem=problem)
+    rows = unhealthy_rows(compose, selection)
+    say(failure_report(compose, selection, redactor_for(selection.full), rows))
     if down_on_failure:
         say("--down-on-failure: removing what this run started (volumes and state kept)")
         with signals_held():
@@ -240,40 +275,51 @@ def up(
             say("could not remove " + short_list([*left, *(f"network {n}" for n in networks_left)]))
     else:
         say("nothing was rolled back: inspect with `invoke ps` / `invoke logs`, then `invoke down`")
-    return 1
+    problem = StackError(f"{profiles} did not become healthy")
+    return replace(ran, unhealthy=tuple(rows), problem=problem)
 
 
-def down(
-    compose: Compose, requested: Sequence[str], *, volumes: bool = False, confirm: bool = False
-) -> int:
-    """Stop and remove containers. Named volumes and host state survive unless confirmed.
+@dataclass(frozen=True)
+class DownResult:
+    """What ``down`` removed; ``left`` names what is still there (then ``problem`` says so)."""
 
-    Exit 1 when anything of the selection is still there afterwards (a container,
-    or a network another container still uses), named in one line.
+    profiles: tuple[str, ...]
+    volumes: bool  # named volumes were deleted too (--volumes)
+    left: tuple[str, ...] = ()
+    compose_failed: bool = False
+    problem: StackError | None = None
+
+    @property
+    def exit_code(self) -> int:
+        if self.problem is not None:
+            return self.problem.exit_code
+        return FINDINGS if self.compose_failed else OK
+
+
+def down(compose: Compose, requested: Sequence[str], *, volumes: bool = False) -> DownResult:
+    """Stop and remove containers. Named volumes and host state survive unless asked.
+
+    Anything of the selection still there afterwards (a container, or a network
+    another container still uses) is named in the result's problem (exit 1).
     """
     client = docker_api.client()
     profiles = tuple(requested) or (ALL_PROFILES,)
-    if volumes and not confirm:
-        raise UsageError(
-            "--volumes deletes the named volumes of the selection",
-            hint="repeat with --volumes --yes-delete-volumes to confirm",
-        )
     model = render(compose, profiles)
     args = ["down", "--remove-orphans"] + (["--volumes"] if volumes else [])
     done = compose.run(args, profiles, capture=False)
     left = leftovers(client, model, everything=profiles == (ALL_PROFILES,))
     if left:
-        print(f"error: down left {short_list(left, limit=8)} behind", file=sys.stderr)
-        say(
-            "  hint: remove what holds them (docker rm -f / docker network disconnect),"
-            " then invoke down again"
+        problem = StackError(
+            f"down left {short_list(left, limit=8)} behind",
+            hint="remove what holds them (docker rm -f / docker network disconnect),"
+            " then invoke down again",
         )
-        return 1
+        return DownResult(profiles, volumes, tuple(left), done.returncode != 0, problem)
     if done.returncode != 0:
-        return 1
+        return DownResult(profiles, volumes, compose_failed=True)  # compose said why itself
     kept = "named volumes deleted" if volumes else "named volumes kept"
     say(f"down: {','.join(profiles)} stopped; {kept}; host state under {STATE_VARIABLE} untouched")
-    return 0
+    return DownResult(profiles, volumes)
 
 
 def leftovers(client: Any, model: Model, *, everything: bool) -> list[str]:

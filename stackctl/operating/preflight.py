@@ -328,6 +328,12 @@ def run_steps(
 ) -> Preflight:
     """Run ``steps`` in order, printing each; the first failure raises when ``stop_at_failure``."""
     state = Preflight(compose, tuple(requested))
+    run_on(state, steps, stop_at_failure=stop_at_failure)
+    return state
+
+
+def run_on(state: Preflight, steps: Sequence[Step], *, stop_at_failure: bool) -> None:
+    """``run_steps`` on a state the caller holds, so the steps that ran outlive a failure."""
     say("preflight")
     for step in steps:
         result = step(state)
@@ -335,7 +341,6 @@ def run_steps(
         say(f"  {'ok' if result.ok else 'FAIL':<5} {result.name:<14} {result.detail}")
         if not result.ok and stop_at_failure:
             raise EnvironmentProblem(result.detail, result.hint or None)
-    return state
 
 
 def first_failure(results: Sequence[StepResult]) -> EnvironmentProblem | None:

@@ -221,7 +221,7 @@ class Project:
     command (``Project.at``), then passed to every compose call unchanged.
 
     ``static`` marks the project of a command that only reads the files (``check``,
-    ``validate``, ``profiles``, ``gate``: ``options.project(raw, "validation")``):
+    ``validate``, ``profiles``, ``gate``: ``groups.parse_project(raw, "validation")``):
     every compose child of it gets ``STATIC_ENVIRONMENT`` only, so ``${VAR}``
     comes from the env file alone. Operating commands keep the caller's environment.
     """

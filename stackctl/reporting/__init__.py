@@ -77,7 +77,12 @@ class Outcome:
 
 def render(outcome: Outcome, fmt: str) -> str:
     if fmt == "json":
-        return to_json(envelope(outcome.command, outcome.exit_code, outcome.as_data()))
+        data = dict(outcome.as_data())
+        if outcome.problem is not None:
+            # The same line and hint stderr gets, so a JSON reader learns why too.
+            problem = outcome.problem
+            data["problem"] = {"message": problem.message, "hint": problem.hint}
+        return to_json(envelope(outcome.command, outcome.exit_code, data))
     if fmt == "junit":
         return junit(outcome.as_cases(), outcome.command)
     if fmt == "sarif":

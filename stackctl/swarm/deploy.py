@@ -9,7 +9,6 @@ accepted -> deploy -> wait for convergence with progress.
 
 from __future__ import annotations
 
-import sys
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -18,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from stackctl.errors import EnvironmentProblem
+from stackctl.errors import EnvironmentProblem, StackError
 from stackctl.operating.redact import Redactor
 from stackctl.project.secret_specs import SecretSpec, specs_from_model
 from stackctl.reporting import say, short_list, table
@@ -97,6 +96,10 @@ def gap_table(rows: Sequence[gaps.Gap]) -> str:
     )
 
 
+def print_gap_table(rows: Sequence[gaps.Gap]) -> None:
+    print(gap_table(rows))
+
+
 def preflight(
     docker: cluster.Docker, deploy_plan: DeployPlan, probe_image: str, progress: Say
 ) -> list[gaps.NodeProbe]:
@@ -147,10 +150,18 @@ def deploy(
     probe_image: str = cluster.DEFAULT_PROBE_IMAGE,
     timeout: float = 300.0,
     progress: Say = say,
+    show_gaps: Callable[[Sequence[gaps.Gap]], None] = print_gap_table,
 ) -> int:
+    """Deploy and wait for convergence; 0 when every service converged.
+
+    What Swarm enforces goes to ``show_gaps`` before anything is deployed. Every
+    failure raises a ``StackError``: a refused gap or an environment problem
+    (exit 2), a stack that did not converge (exit 1, its redacted log tails
+    shown first).
+    """
     probes = preflight(docker, deploy_plan, probe_image, progress)
     rows = gaps.assess(deploy_plan.model, probes)
-    print(gap_table(rows))
+    show_gaps(rows)
     lost = gaps.blocking(rows)
     if lost and not accept_gaps:
         names = "; ".join(f"{g.requirement} {g.control}: {g.detail}" for g in lost)
@@ -181,12 +192,12 @@ def deploy(
         progress=lambda line: progress(f"  {line}"),
     )
     if not state.converged:
-        print(f"error: stack {deploy_plan.stack} did not converge", file=sys.stderr)
-        print(failure_report(docker, deploy_plan, state), file=sys.stderr)
-        progress(
-            f"nothing was rolled back: inspect, then `invoke undeploy --stack {deploy_plan.stack}`"
+        progress(failure_report(docker, deploy_plan, state))
+        raise StackError(
+            f"stack {deploy_plan.stack} did not converge",
+            hint=f"nothing was rolled back: inspect, then"
+            f" `invoke undeploy --stack {deploy_plan.stack}`",
         )
-        return 1
     current = list(deploy_plan.translation.secret_names.values())
     pruned = cluster.prune_old_secrets(docker, deploy_plan.stack, current)
     if pruned:
@@ -198,10 +209,10 @@ def deploy(
 def undeploy(
     docker: cluster.Docker, stack: str, *, timeout: float = 120.0, progress: Say = say
 ) -> int:
+    """Remove ``stack``; 0 when nothing of it is left, else a ``StackError`` (exit 1) naming it."""
     cluster.require_manager(docker)
     remaining = cluster.undeploy(docker, stack, timeout=timeout, progress=progress)
     if not remaining.empty:
-        print(f"error: stack {stack} left {remaining.describe()}", file=sys.stderr)
-        return 1
+        raise StackError(f"stack {stack} left {remaining.describe()}")
     progress(f"stack {stack}: no services, networks, secrets or configs left")
     return 0

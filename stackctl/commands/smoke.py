@@ -1,4 +1,4 @@
-"""``verify`` and ``smoke``: what runs on the engine, compared with what the files declare."""
+"""``smoke``: a selection started in a throwaway project, verified, probed by name, removed."""
 
 from __future__ import annotations
 
@@ -7,100 +7,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from stackctl.commands import Command, register
+from stackctl.commands import Command
 from stackctl.commands import options as opt
+from stackctl.commands.groups import PROJECT_DIR, profiles_group, report_group
 from stackctl.errors import EnvironmentProblem, UsageError
-from stackctl.project.compose import Compose, Project
-from stackctl.project.profiles import ALL_PROFILES
-from stackctl.project.render import render, require_known_profiles
 from stackctl.reporting import Case, Outcome, ReportTo
 
-FORMATS = ("table", "json", "junit")
-PROFILES_HELP = "profiles, e.g. core,data (comma-separated, repeatable; default: every profile)"
-
-# -- verify -----------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class VerifyOptions:
-    project: Project
-    profiles: tuple[str, ...]
-    project_name: str | None
-    report: ReportTo
-    stack: str | None = None  # a Swarm stack instead of the compose project
-
-
-def parse_verify(raw: opt.Raw) -> VerifyOptions:
-    report = ReportTo(opt.choice(raw, "format", FORMATS, "table"), opt.output_path(raw))
-    profiles = opt.selection(raw)
-    project = opt.project(raw, "ops")
-    require_known_profiles(Compose(project), profiles)
-    name = opt.text(raw, "project")
-    if name is not None and not name.strip():
-        raise UsageError("--project is empty", hint="name a compose project, or leave it out")
-    return VerifyOptions(project, profiles, name, report, opt.stack_name(raw))
-
-
-@dataclass(frozen=True)
-class VerifyOutcome(Outcome):
-    result: Any = None  # stackctl.runtime.verification.Verification (imported lazily)
-
-    def as_table(self) -> str:
-        from stackctl.runtime.report import verification_table
-
-        return verification_table(self.result)
-
-    def as_data(self) -> Mapping[str, Any]:
-        from stackctl.runtime.report import verification_data
-
-        return verification_data(self.result)
-
-    def as_cases(self) -> list[Case]:
-        from stackctl.runtime.report import verification_cases
-
-        return verification_cases(self.result)
-
-
-def run_verify(options: VerifyOptions) -> VerifyOutcome:
-    from stackctl.operating import docker_api
-    from stackctl.runtime.verification import verify
-
-    client = docker_api.client()
-    extra = {"COMPOSE_PROJECT_NAME": options.project_name} if options.project_name else {}
-    compose = Compose(options.project, extra_env=extra)
-    model = render(compose, options.profiles or (ALL_PROFILES,))
-    if options.stack:
-        from stackctl.swarm.verify import verify_stack
-
-        result = verify_stack(
-            model, options.stack, client=client, project_dir=options.project.directory
-        )
-    else:
-        result = verify(compose, model, client=client)
-    return VerifyOutcome("verify", exit_code=0 if result.ok else 1, result=result)
-
-
-register(
-    Command(
-        "verify",
-        "Compare every running container with the rendered model; exit 1 on drift.",
-        (
-            opt.Option("profiles", "list", PROFILES_HELP),
-            opt.Option("project", "text", "compose project name (default: the files' name)"),
-            opt.Option("stack", "text", opt.STACK_HELP),
-            opt.Option("format", "text", "table (default), json or junit", default="table"),
-            opt.Option("output", "text", "write the report to this file instead of stdout"),
-            *opt.project_options(opt.OPS_ENV_HELP),
-        ),
-        parse_verify,
-        run_verify,
-        lambda options: options.report,
-    )
-)
-
-
-# -- smoke ------------------------------------------------------------------------
-
+ORDER = 100
+REPORT = report_group("table", "json")
+PROFILES = profiles_group("profiles to start, e.g. core,data (required)")
 DEFAULT_JUNIT = "reports/smoke-junit.xml"
 
 
@@ -116,10 +31,10 @@ class SmokeOptions:
     report: ReportTo
 
 
-def parse_smoke(raw: opt.Raw) -> SmokeOptions:
-    report = ReportTo(opt.choice(raw, "format", ("table", "json"), "table"), opt.output_path(raw))
+def parse(raw: opt.Raw) -> SmokeOptions:
+    report = REPORT.parse(raw)
     junit = opt.output_path(raw, "junit") or opt.output_path({"junit": DEFAULT_JUNIT}, "junit")
-    profiles = opt.selection(raw)
+    profiles = PROFILES.parse(raw)
     if not profiles:
         raise UsageError(
             "say which profiles to smoke-test", hint="--profiles core,data (or --profiles '*')"
@@ -180,7 +95,7 @@ class SmokeOutcome(Outcome):
         return list(self.cases)
 
 
-def run_smoke(options: SmokeOptions) -> SmokeOutcome:
+def run(options: SmokeOptions) -> SmokeOutcome:
     from stackctl.operating import smoke
     from stackctl.reporting import emit, junit
 
@@ -204,13 +119,13 @@ def run_smoke(options: SmokeOptions) -> SmokeOutcome:
     )
 
 
-register(
+COMMANDS = (
     Command(
         "smoke",
         "Start a selection in a throwaway project, verify it, probe it by name, remove it.\n\n"
         "Exit 0 passed, 1 failed, 2 usage/environment, 3 not run (images absent), 130 interrupted.",
         (
-            opt.Option("profiles", "list", "profiles to start, e.g. core,data (required)"),
+            PROFILES,
             opt.Option(
                 "fixture",
                 "flag",
@@ -222,13 +137,12 @@ register(
                 "wait_timeout", "number", "seconds to wait for health (default 180)", default="180"
             ),
             opt.Option("junit", "text", f"JUnit file (default: {DEFAULT_JUNIT})"),
-            opt.Option("format", "text", "table (default) or json", default="table"),
-            opt.Option("output", "text", "write the report to this file instead of stdout"),
-            opt.Option("project_dir", "text", "project directory (default: the current directory)"),
+            REPORT,
+            # Not the project group: smoke runs a throwaway copy under its own name and files.
+            PROJECT_DIR,
             opt.Option("env_file", "text", "env file (default: .env; ignored with --fixture)"),
         ),
-        parse_smoke,
-        run_smoke,
-        lambda options: options.report,
-    )
+        parse,
+        run,
+    ),
 )

@@ -1,0 +1,206 @@
+"""Flags several commands share, declared once: project, report, profiles, cross-check.
+
+A ``Group`` is a few ``Option``s and the one parser that turns them into a
+typed value (``Project``, ``ReportTo``, a profiles tuple, ``CrossCheck``).
+A command lists the groups it takes beside its own flags; its ``parse`` calls
+``GROUP.parse(raw)`` once per group. Like every parse helper, a group's parser
+reads flags and files only: it never runs compose or asks the engine.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Generic, Literal, TypeVar
+
+from stackctl.checking.check_run import DEFAULT_SAMPLE
+from stackctl.commands.options import Option, Raw, choice, number, output_path, text, values
+from stackctl.console import say
+from stackctl.errors import UsageError
+from stackctl.project.compose import Project
+from stackctl.project.profiles import ALL_PROFILES, parse_profiles
+from stackctl.reporting import ReportTo
+
+ValueT = TypeVar("ValueT")
+
+
+@dataclass(frozen=True)
+class Group(Generic[ValueT]):
+    """Shared flags and their parser, so every command that takes them says them alike."""
+
+    name: str
+    options: tuple[Option, ...]
+    parse: Callable[[Raw], ValueT]
+
+
+# -- project: --project-dir, -f/--file, --env-file, --project-name ---------------------
+
+VALIDATION_ENV_FILE = ".env.example"
+OPS_ENV_FILE = ".env"
+EnvDefault = Literal["validation", "ops"]
+
+PROJECT_DIR = Option("project_dir", "text", "project directory (default: the current directory)")
+ENV_HELP: dict[EnvDefault, str] = {
+    "validation": f"env file to render with (default: {VALIDATION_ENV_FILE})",
+    "ops": f"env file (default: {OPS_ENV_FILE}, else {VALIDATION_ENV_FILE} with a notice)",
+}
+
+
+def parse_project(raw: Raw, env_default: EnvDefault, *, notice: bool = True) -> Project:
+    """The project directory, compose files and env file, resolved and checked once.
+
+    ``validation`` renders with ``.env.example`` unless told otherwise (VAL-OPT-001),
+    and with no env file at all (not even ``.env``) in a project that has none;
+    ``ops`` uses ``.env`` when it exists, else ``.env.example`` with a notice.
+    A ``.env`` that exists but is not a readable text file is an error, never skipped.
+
+    ``validation`` is what the static commands ask for, so their project is
+    ``static``: compose sees the env file and ``compose.STATIC_ENVIRONMENT``, never
+    the rest of the caller's environment (a value it needs goes in ``--env-file``).
+    """
+    static = env_default == "validation"
+    directory = Path(text(raw, "project_dir") or ".")
+    env_file = text(raw, "env_file")
+    if env_file is None:
+        env_file = VALIDATION_ENV_FILE
+        if env_default == "ops":
+            local = directory / OPS_ENV_FILE
+            if local.exists() or local.is_symlink():
+                env_file = OPS_ENV_FILE
+            elif notice:
+                say(
+                    f"notice: no {OPS_ENV_FILE} found; using {VALIDATION_ENV_FILE}"
+                    f" (copy it to {OPS_ENV_FILE} to customise)"
+                )
+    elif not env_file.strip():
+        raise UsageError("--env-file is empty", hint="name an env file, or leave the flag out")
+    name = text(raw, "project_name")
+    if name is not None and not name.strip():
+        raise UsageError("--project-name is empty", hint="name the project, or leave the flag out")
+    if (
+        env_default == "validation"
+        and text(raw, "env_file") is None
+        and not (directory / VALIDATION_ENV_FILE).exists()
+        and directory.is_dir()
+    ):
+        # Another team's project without .env.example is still checked, with an
+        # empty environment: never its .env, which compose would read by default
+        # and which may hold real credentials.
+        bare = Project.at(directory, None, values(raw, "file"), name, static=static)
+        return dataclasses.replace(bare, env_file=Path(os.devnull))
+    return Project.at(directory, env_file, values(raw, "file"), name, static=static)
+
+
+def project_group(env_default: EnvDefault, *, notice: bool = True) -> Group[Project]:
+    return Group(
+        "project",
+        (
+            PROJECT_DIR,
+            Option(
+                "file",
+                "list",
+                "compose file (repeatable; default: the one compose picks,"
+                " e.g. docker-compose.yml)",
+                short="f",
+            ),
+            Option("env_file", "text", ENV_HELP[env_default]),
+            Option(
+                "project_name",
+                "text",
+                "compose project name (default: COMPOSE_PROJECT_NAME, else compose's own choice)",
+            ),
+        ),
+        lambda raw: parse_project(raw, env_default, notice=notice),
+    )
+
+
+PROJECT_VALIDATION = project_group("validation")
+PROJECT_OPS = project_group("ops")
+
+
+# -- report: --format, --output ----------------------------------------------------------
+
+
+def parse_report(raw: Raw, formats: tuple[str, ...]) -> ReportTo:
+    """The chosen format (the first is the default) and a report path checked up front."""
+    return ReportTo(choice(raw, "format", formats, formats[0]), output_path(raw))
+
+
+def _listed(formats: tuple[str, ...]) -> str:
+    first, rest = f"{formats[0]} (default)", formats[1:]
+    if not rest:
+        return first
+    return ", ".join([first, *rest[:-1]]) + f" or {rest[-1]}"
+
+
+def report_group(*formats: str) -> Group[ReportTo]:
+    return Group(
+        "report",
+        (
+            Option("format", "text", _listed(formats), default=formats[0]),
+            Option("output", "text", "write the report to this file instead of stdout"),
+        ),
+        lambda raw: parse_report(raw, formats),
+    )
+
+
+# -- profiles: --profiles ----------------------------------------------------------------
+
+PROFILES_EXAMPLE = "profiles, e.g. core,data (comma-separated, repeatable; '*' for all)"
+
+
+def parse_selection(raw: Raw, name: str = "profiles") -> tuple[str, ...]:
+    """Profiles from a repeatable, comma-separated flag. ``()`` means the flag was not given.
+
+    A flag that is given but names nothing (``''``, ``,,``) is a usage error in
+    every command: "every profile" is only ever said as ``'*'``.
+    """
+    given = values(raw, name)
+    parsed = parse_profiles(given)
+    if given and not parsed:
+        raise UsageError(
+            f"--{name} {given[0]!r} names no profile",
+            hint=f"name profiles, e.g. --{name} core,data, or --{name} '{ALL_PROFILES}' for all",
+        )
+    return parsed
+
+
+def profiles_group(help_text: str) -> Group[tuple[str, ...]]:
+    return Group("profiles", (Option("profiles", "list", help_text),), parse_selection)
+
+
+# -- cross-check: --seed, --sample ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CrossCheck:
+    """How many selections compose renders to cross-check the derivation, and their seed."""
+
+    seed: int | None
+    sample: int
+
+
+DEFAULT_CROSS_CHECK = CrossCheck(None, DEFAULT_SAMPLE)
+
+
+def parse_cross_check(raw: Raw) -> CrossCheck:
+    seed = None if text(raw, "seed") is None else number(raw, "seed", 0, minimum=0)
+    sample = number(raw, "sample", DEFAULT_SAMPLE, minimum=0, maximum=1000)
+    return CrossCheck(seed, sample)
+
+
+CROSS_CHECK = Group(
+    "cross-check",
+    (
+        Option("seed", "number", "seed of the cross-check sample (default: random, printed)"),
+        Option(
+            "sample",
+            "number",
+            f"selections compose renders to cross-check the derivation (default {DEFAULT_SAMPLE})",
+        ),
+    ),
+    parse_cross_check,
+)
