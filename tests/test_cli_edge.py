@@ -133,6 +133,7 @@ def stackctl_json(project: Path, *args: str, env: dict[str, str]) -> tuple[int, 
     return done.returncode, json.loads(done.stdout), done.stderr
 
 
+@pytest.mark.slow
 def test_up_preflight_failure_is_a_json_envelope_without_an_engine(copy_tree) -> None:
     project = copy_tree(OPS_FIXTURE, "ops")
     code, report, stderr = stackctl_json(
@@ -144,6 +145,7 @@ def test_up_preflight_failure_is_a_json_envelope_without_an_engine(copy_tree) ->
     assert "error: the Docker engine does not answer" in stderr  # the one line stays
 
 
+@pytest.mark.slow
 def test_up_unknown_profile_is_a_json_envelope_too(copy_tree) -> None:
     project = copy_tree(OPS_FIXTURE, "ops")
     code, report, _ = stackctl_json(
@@ -153,6 +155,7 @@ def test_up_unknown_profile_is_a_json_envelope_too(copy_tree) -> None:
     assert "known profiles: app" in report["problem"]["hint"]
 
 
+@pytest.mark.slow
 def test_deploy_preflight_failure_is_a_json_envelope(copy_tree) -> None:
     """The compose-side steps run before any Swarm call: a missing secret needs no engine."""
     project = copy_tree(OPS_FIXTURE, "ops")
@@ -165,6 +168,7 @@ def test_deploy_preflight_failure_is_a_json_envelope(copy_tree) -> None:
     assert report["gaps"] == []
 
 
+@pytest.mark.slow
 def test_secrets_and_loki_install_speak_json(copy_tree) -> None:
     project = copy_tree(OPS_FIXTURE, "ops")
     code, report, _ = stackctl_json(
