@@ -119,7 +119,6 @@ def sarif_schema(tmp_path_factory: pytest.TempPathFactory) -> dict:
 
 # -- engine fixtures --------------------------------------------------------------
 
-TEST_IMAGE = "stackctl-test/busybox:1.0"
 OPS_FIXTURE = FIXTURES / "opsstack"
 
 
@@ -155,17 +154,14 @@ def docker_engine():
 
 @pytest.fixture(scope="session")
 def test_image(docker_engine, tmp_path_factory: pytest.TempPathFactory) -> str:
-    """FROM scratch + Debian's static busybox: sh, wget, httpd, nc; built in about a second."""
-    busybox = Path("/bin/busybox")
-    if not busybox.is_file():
-        pytest.skip("Debian's busybox-static (/bin/busybox) is needed to build the test image")
-    context = tmp_path_factory.mktemp("image")
-    shutil.copy2(busybox, context / "busybox")
-    (context / "Dockerfile").write_text(
-        "FROM scratch\n"
-        "COPY busybox /bin/busybox\n"
-        'RUN ["/bin/busybox", "--install", "-s", "/bin"]\n'
-        'RUN ["/bin/sh", "-c", "mkdir -p /www /tmp && echo ok > /www/index.html"]\n'
-    )
-    docker_engine.images.build(path=str(context), tag=TEST_IMAGE, rm=True)
-    return TEST_IMAGE
+    """FROM scratch + Debian's static busybox: sh, wget, httpd, nc; built in about a second.
+
+    Built by the same code the smoke command uses, so the two never differ.
+    """
+    from stackctl.errors import StackError
+    from stackctl.operating.smoke import ensure_fixture_image
+
+    try:
+        return ensure_fixture_image(docker_engine, tmp_path_factory.mktemp("image"))
+    except StackError as problem:
+        pytest.skip(str(problem))
