@@ -26,7 +26,7 @@ from stackctl.commands.options import Raw
 from stackctl.errors import INTERRUPTED, OK, USAGE, Interrupted, StackError, one_line
 from stackctl.project import children
 from stackctl.project.render import render_cache
-from stackctl.reporting import emit, render
+from stackctl.reporting import emit, format_report
 
 DEBUG_VARIABLE = "STACKCTL_DEBUG"
 DEBUG_HINT = "  hint: rerun with --debug (or STACKCTL_DEBUG=1) for the traceback"
@@ -113,7 +113,7 @@ def execute(command: Command[Any], raw: Raw, *, debug: bool = False) -> int:
                 outcome = command.run(options)
                 report_to = command.report_to(options)
                 try:
-                    emit(render(outcome, report_to.fmt), report_to.output)
+                    emit(format_report(outcome, report_to.fmt), report_to.output)
                     sys.stdout.flush()
                 except BrokenPipeError:
                     # The reader stopped reading on purpose; the verdict still stands.

@@ -27,7 +27,7 @@ from stackctl.errors import (
     UsageError,
 )
 from stackctl.operating import docker_api, preflight
-from stackctl.operating.preflight import Selection, StepResult
+from stackctl.operating.preflight import ChosenSelection, StepResult
 from stackctl.operating.redact import Redactor
 from stackctl.project.compose import Compose
 from stackctl.project.containers import containers
@@ -53,7 +53,7 @@ Row = tuple[str, str, str, str]
 UNHEALTHY_HEADERS = ("service", "state", "health", "exit code")
 
 
-def unhealthy_rows(compose: Compose, selection: Selection) -> list[Row]:
+def unhealthy_rows(compose: Compose, selection: ChosenSelection) -> list[Row]:
     """The selection's containers that are neither healthy, running nor a finished job."""
     rows = []
     for container in containers(compose, selection.profiles):
@@ -70,7 +70,10 @@ def unhealthy_rows(compose: Compose, selection: Selection) -> list[Row]:
 
 
 def failure_report(
-    compose: Compose, selection: Selection, redact: Redactor, rows: Sequence[Row] | None = None
+    compose: Compose,
+    selection: ChosenSelection,
+    redact: Redactor,
+    rows: Sequence[Row] | None = None,
 ) -> str:
     """The selection's unhealthy containers with their redacted log tails (nothing else)."""
     rows = unhealthy_rows(compose, selection) if rows is None else rows
@@ -182,7 +185,7 @@ def roll_back(client: Any, model: Model, before: Snapshot) -> tuple[list[str], l
 
 
 def _interrupted(
-    client: Any, selection: Selection, before: Snapshot, down_on_failure: bool
+    client: Any, selection: ChosenSelection, before: Snapshot, down_on_failure: bool
 ) -> None:
     with signals_held():
         if down_on_failure:

@@ -31,7 +31,9 @@ from stackctl.reporting import say, short_list
 
 
 @dataclass
-class Selection:
+class ChosenSelection:
+    """What `up` or `deploy` will start: the profiles asked for, plus the ones they need."""
+
     requested: tuple[str, ...]
     profiles: tuple[str, ...]
     added: tuple[str, ...]
@@ -39,7 +41,7 @@ class Selection:
     full: Model
 
 
-def select(compose: Compose, requested: Sequence[str]) -> Selection:
+def select(compose: Compose, requested: Sequence[str]) -> ChosenSelection:
     """Add the profiles a selection needs (default: every profile).
 
     ``requested`` comes from a command's options, already checked against the
@@ -50,7 +52,7 @@ def select(compose: Compose, requested: Sequence[str]) -> Selection:
     profiles, added = with_dependencies(wanted, full.services)
     # Derived from the full render (cross-checked against compose by every check run).
     model = full if profiles == (ALL_PROFILES,) else selection_model(full, profiles)
-    return Selection(tuple(wanted), profiles, added, model, full)
+    return ChosenSelection(tuple(wanted), profiles, added, model, full)
 
 
 def state_root(compose: Compose) -> str:
@@ -80,11 +82,11 @@ class Preflight:
     compose: Compose
     requested: tuple[str, ...]
     client: Any = None
-    selection: Selection | None = None
+    selection: ChosenSelection | None = None
     results: list[StepResult] = field(default_factory=list)
 
     @property
-    def chosen(self) -> Selection:
+    def chosen(self) -> ChosenSelection:
         if self.selection is None:
             self.selection = select(self.compose, self.requested)
         return self.selection

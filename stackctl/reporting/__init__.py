@@ -1,6 +1,6 @@
 """Reporting: the one place that turns any command's result into text, JSON, SARIF or JUnit.
 
-A command returns an ``Outcome``; ``render`` turns it into the chosen format
+A command returns an ``Outcome``; ``format_report`` turns it into the chosen format
 and ``emit`` writes it to stdout or the ``--output`` file.
 """
 
@@ -28,8 +28,8 @@ __all__ = [
     "ReportTo",
     "emit",
     "envelope",
+    "format_report",
     "junit",
-    "render",
     "sarif",
     "say",
     "short_list",
@@ -75,7 +75,7 @@ class Outcome:
         return None
 
 
-def render(outcome: Outcome, fmt: str) -> str:
+def format_report(outcome: Outcome, fmt: str) -> str:
     if fmt == "json":
         data = dict(outcome.as_data())
         if outcome.problem is not None:
