@@ -26,6 +26,7 @@ from stackctl.project.compose import Compose
 from stackctl.project.profiles import ALL_PROFILES, VALIDATION_MATRIX
 from stackctl.project.render import RenderOutcome, cached_outcome, render_cache, render_outcome
 from stackctl.project.selections import (
+    DEFAULT_SAMPLE,
     CrossCheck,
     Derivation,
     Selection,
@@ -38,7 +39,6 @@ from stackctl.project.selections import (
 
 # Real renders per run that re-check the derivation; one runs beside the full
 # render on a second core, so it costs little wall time.
-DEFAULT_SAMPLE = 1
 
 
 def policy_matrix(override: Sequence[str] = ()) -> list[tuple[str, ...]]:

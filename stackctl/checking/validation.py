@@ -21,11 +21,12 @@ from typing import Any
 
 from checks.finding import Severity
 from stackctl import reporting as report
-from stackctl.checking.check_run import DEFAULT_SAMPLE, PolicyRun, check_stack
+from stackctl.checking.check_run import PolicyRun, check_stack
 from stackctl.errors import RenderError
 from stackctl.project.compose import Compose
 from stackctl.project.profiles import Combination, matrix_for
 from stackctl.project.render import render_cache, render_outcome, require_known_profiles
+from stackctl.project.selections import DEFAULT_SAMPLE
 from stackctl.reporting.findings import finding_dict, findings_table
 
 

@@ -4,16 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from checks import exceptions
-from checks.catalogue import rule_catalogue as full_catalogue
-from checks.catalogue import rules_of_kind
-from checks.evaluator import Evaluation
-from checks.explain import UnknownRule, explain
 from checks.finding import Finding, Severity
-from checks.rule import RuleInfo
-from stackctl.checking.check_run import check_stack, cross_check_problem
 from stackctl.commands import Command
 from stackctl.commands import options as opt
 from stackctl.commands.groups import (
@@ -28,14 +21,10 @@ from stackctl.errors import UsageError
 from stackctl.project.compose import Compose, Project
 from stackctl.project.render import require_known_profiles
 from stackctl.reporting import FORMATS, Case, Outcome, ReportTo, say
-from stackctl.reporting.findings import (
-    TRACEABILITY_NOTE,
-    finding_dict,
-    findings_cases,
-    findings_sarif,
-    findings_table,
-    traceability_table,
-)
+
+if TYPE_CHECKING:
+    from checks.evaluator import Evaluation
+    from checks.rule import RuleInfo
 
 ORDER = 20
 REPORT = report_group(*FORMATS)
@@ -43,7 +32,9 @@ PROFILES = profiles_group("check only this selection, e.g. core,data (repeatable
 
 
 def rule_catalogue() -> list[RuleInfo]:
-    """Every model rule, compose-warning rule and registry rule (checks.catalogue)."""
+    """Every rule of the catalogue: model, compose, exceptions-file and runtime rules."""
+    from checks.catalogue import rule_catalogue as full_catalogue
+
     return list(full_catalogue().values())
 
 
@@ -64,6 +55,8 @@ class ExplainOptions:
 
 
 def _explain(rule_id: str, report: ReportTo) -> ExplainOptions:
+    from checks.explain import UnknownRule, explain
+
     if not rule_id.strip():
         raise UsageError("--explain is empty", hint="name a rule, e.g. --explain PRIV-001")
     try:
@@ -87,9 +80,15 @@ def parse(raw: opt.Raw) -> CheckOptions | ExplainOptions:
     return CheckOptions(project, profiles, fail_on, report, CROSS_CHECK.parse(raw))
 
 
+def _no_evaluation() -> Evaluation:
+    from checks.evaluator import Evaluation
+
+    return Evaluation([], [])
+
+
 @dataclass(frozen=True)
 class CheckOutcome(Outcome):
-    evaluation: Evaluation = field(default_factory=lambda: Evaluation([], []))
+    evaluation: Evaluation = field(default_factory=lambda: _no_evaluation())
     threshold: Severity = Severity.HIGH
     rules: Sequence[RuleInfo] = ()
     registry_entries: int = 0
@@ -99,6 +98,13 @@ class CheckOutcome(Outcome):
         return self.evaluation.failing(self.threshold)
 
     def as_table(self) -> str:
+        from checks.catalogue import rules_of_kind
+        from stackctl.reporting.findings import (
+            TRACEABILITY_NOTE,
+            findings_table,
+            traceability_table,
+        )
+
         evaluation = self.evaluation
         suppressed = len(evaluation.findings) - len(evaluation.open_findings)
         services = len(evaluation.services)
@@ -119,19 +125,28 @@ class CheckOutcome(Outcome):
         )
 
     def as_data(self) -> Mapping[str, Any]:
+        from stackctl.reporting.findings import finding_dict
+
         return {
             "combinations": list(self.evaluation.combinations),
             "findings": [finding_dict(f) for f in self.evaluation.findings],
         }
 
     def as_cases(self) -> list[Case]:
+        from stackctl.reporting.findings import findings_cases
+
         return findings_cases(self.evaluation.findings, self.rules)
 
     def as_sarif(self) -> str:
+        from stackctl.reporting.findings import findings_sarif
+
         return findings_sarif(self.evaluation.findings, self.rules)
 
 
 def run(options: CheckOptions | ExplainOptions) -> Outcome:
+    from checks import exceptions
+    from stackctl.checking.check_run import check_stack, cross_check_problem
+
     if isinstance(options, ExplainOptions):
         return Outcome(
             "check", text=options.text, data={"rule": options.rule_id, "explain": options.text}

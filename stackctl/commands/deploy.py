@@ -10,24 +10,26 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from stackctl.commands import Command
 from stackctl.commands import options as opt
 from stackctl.commands.groups import PROJECT_OPS, profiles_group, report_group
 from stackctl.errors import StackError, UsageError
-from stackctl.operating import preflight
 from stackctl.project.compose import Compose, Project
 from stackctl.project.profiles import ALL_PROFILES
 from stackctl.project.render import render, require_known_profiles
 from stackctl.reporting import Outcome, ReportTo
-from stackctl.swarm import cluster, deploy, gaps
+from stackctl.swarm import DEFAULT_PROBE_IMAGE
+
+if TYPE_CHECKING:
+    from stackctl.swarm import gaps
+
 
 ORDER = 130
 REPORT = report_group("table", "json")
 PROFILES = profiles_group("profiles, e.g. core,data ('*' for all)")
 STACK_HELP = "stack name (default: the compose project name)"
-COMPOSE_STEPS = (preflight.profiles_step, preflight.secrets_step, preflight.loki_options_step)
 
 
 def project_stack(compose: Compose) -> str:
@@ -64,7 +66,7 @@ def parse(raw: opt.Raw) -> DeployOptions:
         profiles,
         opt.stack_name(raw),
         opt.flag(raw, "accept_swarm_gaps"),
-        probe_image or cluster.DEFAULT_PROBE_IMAGE,
+        probe_image or DEFAULT_PROBE_IMAGE,
         wait_timeout,
         report,
     )
@@ -76,6 +78,8 @@ class DeployOutcome(Outcome):
     gaps: Sequence[gaps.Gap] = field(default_factory=tuple)
 
     def as_table(self) -> str:
+        from stackctl.swarm import deploy
+
         return deploy.gap_table(self.gaps) if self.gaps else ""
 
     def as_data(self) -> Mapping[str, Any]:
@@ -94,13 +98,18 @@ class DeployOutcome(Outcome):
 
 
 def run(options: DeployOptions) -> DeployOutcome:
+    from stackctl.operating import preflight
+    from stackctl.swarm import cluster, deploy
+
     compose = Compose(options.project)
     stack = options.stack
     found: list[gaps.Gap] = []
     try:
         require_known_profiles(compose, options.profiles)
         stack = stack or project_stack(compose)
-        state = preflight.run_steps(compose, options.profiles, COMPOSE_STEPS, stop_at_failure=True)
+        # The preflight steps that need no engine: the nodes are probed by deploy itself.
+        steps = (preflight.profiles_step, preflight.secrets_step, preflight.loki_options_step)
+        state = preflight.run_steps(compose, options.profiles, steps, stop_at_failure=True)
         deploy.deploy(
             cluster.Docker(),
             deploy.plan(state.chosen.model.data, stack),
@@ -133,7 +142,7 @@ COMMANDS = (
                 "probe_image",
                 "text",
                 f"image of the one-shot task that probes every node (default:"
-                f" {cluster.DEFAULT_PROBE_IMAGE})",
+                f" {DEFAULT_PROBE_IMAGE})",
             ),
             opt.Option(
                 "wait_timeout",

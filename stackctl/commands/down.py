@@ -4,16 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from stackctl.commands import Command
 from stackctl.commands import options as opt
 from stackctl.commands.groups import PROFILES_EXAMPLE, PROJECT_OPS, profiles_group, report_group
 from stackctl.errors import UsageError
-from stackctl.operating import lifecycle
 from stackctl.project.compose import Compose, Project
 from stackctl.project.render import require_known_profiles
 from stackctl.reporting import Outcome, ReportTo
+
+if TYPE_CHECKING:
+    from stackctl.operating import lifecycle
 
 ORDER = 60
 REPORT = report_group("table", "json")
@@ -57,6 +59,8 @@ class DownOutcome(Outcome):
 
 
 def run(options: DownOptions) -> DownOutcome:
+    from stackctl.operating import lifecycle
+
     compose = Compose(options.project)
     require_known_profiles(compose, options.profiles)
     result = lifecycle.down(compose, options.profiles, volumes=options.volumes)

@@ -16,12 +16,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Generic, Literal, TypeVar
 
-from stackctl.checking.check_run import DEFAULT_SAMPLE
 from stackctl.commands.options import Option, Raw, choice, number, output_path, text, values
 from stackctl.console import say
 from stackctl.errors import UsageError
 from stackctl.project.compose import Project
 from stackctl.project.profiles import ALL_PROFILES, parse_profiles
+from stackctl.project.selections import DEFAULT_SAMPLE
 from stackctl.reporting import ReportTo
 
 ValueT = TypeVar("ValueT")

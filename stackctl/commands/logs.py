@@ -14,7 +14,6 @@ from stackctl.commands import Command
 from stackctl.commands import options as opt
 from stackctl.commands.groups import PROJECT_OPS, report_group
 from stackctl.errors import UsageError
-from stackctl.operating import lifecycle
 from stackctl.project.compose import Compose, Project
 from stackctl.project.profiles import ALL_PROFILES
 from stackctl.project.render import render
@@ -73,6 +72,8 @@ class LogsOutcome(Outcome):
 
 
 def run(options: LogsOptions) -> LogsOutcome:
+    from stackctl.operating import lifecycle
+
     lines: list[str] = []
     write = _print if options.streamed else lines.append
     if options.stack:
@@ -92,6 +93,7 @@ def _print(line: str) -> None:
 
 def _stack_logs(options: LogsOptions, write: Callable[[str], None]) -> int:
     """``docker service logs`` of a stack, masked with the project's secret values."""
+    from stackctl.operating import lifecycle
     from stackctl.swarm import cluster
 
     assert options.stack is not None

@@ -11,7 +11,6 @@ from stackctl.commands import Command
 from stackctl.commands import options as opt
 from stackctl.commands.groups import PROJECT_OPS, profiles_group, report_group
 from stackctl.errors import USAGE, EnvironmentProblem
-from stackctl.operating import loki, preflight
 from stackctl.project.compose import Compose, Project
 from stackctl.project.render import require_known_profiles
 from stackctl.reporting import Outcome, ReportTo, say, table
@@ -37,6 +36,8 @@ def parse_preflight(raw: opt.Raw) -> PreflightOptions:
 
 def run_preflight(options: PreflightOptions) -> Outcome:
     """The same step runner as ``up``, over the Loki steps; a failing step is exit 2 there too."""
+    from stackctl.operating import preflight
+
     compose = Compose(options.project)
     require_known_profiles(compose, options.profiles)
     state = preflight.run_steps(
@@ -64,6 +65,8 @@ def parse_install(raw: opt.Raw) -> InstallOptions:
 
 
 def run_install(options: InstallOptions) -> Outcome:
+    from stackctl.operating import loki
+
     data = {"command": loki.INSTALL_COMMAND, "dry_run": options.dry_run}
     if options.dry_run:
         return Outcome("loki.install", text=loki.INSTALL_COMMAND, data=data)

@@ -9,7 +9,6 @@ from typing import Any
 from stackctl.commands import Command
 from stackctl.commands import options as opt
 from stackctl.commands.groups import PROJECT_OPS, report_group
-from stackctl.operating import lifecycle
 from stackctl.project.compose import Compose, Project
 from stackctl.reporting import Outcome, ReportTo, table
 
@@ -44,6 +43,8 @@ class PsOutcome(Outcome):
 
 
 def run(options: PsOptions) -> PsOutcome:
+    from stackctl.operating import lifecycle
+
     if options.stack:
         from stackctl.swarm import cluster
 

@@ -9,7 +9,6 @@ from stackctl.commands import Command
 from stackctl.commands import options as opt
 from stackctl.commands.groups import PROJECT_OPS, report_group
 from stackctl.errors import UsageError
-from stackctl.operating import secrets
 from stackctl.project.compose import Compose, Project
 from stackctl.project.render import render
 from stackctl.project.secret_specs import specs_from_model
@@ -54,6 +53,8 @@ def parse(raw: opt.Raw) -> SecretsOptions:
 
 
 def run(options: SecretsOptions) -> Outcome:
+    from stackctl.operating import secrets
+
     compose = Compose(options.project)
     specs = specs_from_model(render(compose, ["*"]).data)
     base = compose.project.directory

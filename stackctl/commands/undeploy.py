@@ -11,7 +11,6 @@ from stackctl.commands.groups import project_group, report_group
 from stackctl.errors import StackError
 from stackctl.project.compose import Compose, Project
 from stackctl.reporting import Outcome, ReportTo
-from stackctl.swarm import cluster, deploy
 
 ORDER = 140
 REPORT = report_group("table", "json")
@@ -34,6 +33,8 @@ def parse(raw: opt.Raw) -> UndeployOptions:
 
 
 def run(options: UndeployOptions) -> Outcome:
+    from stackctl.swarm import cluster, deploy
+
     stack = options.stack
     try:
         if stack is None:

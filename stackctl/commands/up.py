@@ -8,15 +8,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from stackctl.commands import Command
 from stackctl.commands import options as opt
 from stackctl.commands.groups import PROFILES_EXAMPLE, PROJECT_OPS, profiles_group, report_group
 from stackctl.errors import UsageError
-from stackctl.operating import lifecycle
 from stackctl.project.compose import Compose, Project
 from stackctl.reporting import Outcome, ReportTo
+
+if TYPE_CHECKING:
+    from stackctl.operating import lifecycle
 
 ORDER = 50
 REPORT = report_group("table", "json")
@@ -50,6 +52,8 @@ class UpOutcome(Outcome):
     result: lifecycle.UpResult | None = None
 
     def as_data(self) -> Mapping[str, Any]:
+        from stackctl.operating import lifecycle
+
         result = self.result
         if result is None:
             return {}
@@ -74,6 +78,8 @@ class UpOutcome(Outcome):
 
 
 def run(options: UpOptions) -> UpOutcome:
+    from stackctl.operating import lifecycle
+
     result = lifecycle.up(
         Compose(options.project),
         options.profiles,

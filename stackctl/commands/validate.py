@@ -8,19 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from stackctl.checking.check_run import cross_check_problem
-from stackctl.checking.validation import (
-    ExhaustiveResult,
-    ValidationResult,
-    exhaustive,
-    exhaustive_cases,
-    exhaustive_data,
-    exhaustive_table,
-    render_results,
-    validate,
-)
 from stackctl.commands import Command
 from stackctl.commands import options as opt
 from stackctl.commands.groups import (
@@ -34,6 +23,12 @@ from stackctl.commands.groups import (
 from stackctl.errors import EnvironmentProblem, UsageError
 from stackctl.project.compose import Compose, Project, is_environment_error
 from stackctl.reporting import Case, Outcome, ReportTo, say
+
+if TYPE_CHECKING:
+    from stackctl.checking.validation import (
+        ExhaustiveResult,
+        ValidationResult,
+    )
 
 ORDER = 10
 REPORT = report_group("table", "json", "junit")
@@ -67,6 +62,8 @@ class ValidateOutcome(Outcome):
     results: Sequence[ValidationResult] = ()
 
     def as_table(self) -> str:
+        from stackctl.checking.validation import render_results
+
         return render_results(self.results, "table")
 
     def as_data(self) -> Mapping[str, Any]:
@@ -81,16 +78,25 @@ class ExhaustiveOutcome(Outcome):
     result: ExhaustiveResult | None = None
 
     def as_table(self) -> str:
+        from stackctl.checking.validation import exhaustive_table
+
         return exhaustive_table(self.result) if self.result else ""
 
     def as_data(self) -> Mapping[str, Any]:
+        from stackctl.checking.validation import exhaustive_data
+
         return exhaustive_data(self.result) if self.result else {}
 
     def as_cases(self) -> list[Case]:
+        from stackctl.checking.validation import exhaustive_cases
+
         return exhaustive_cases(self.result) if self.result else []
 
 
 def run(options: ValidateOptions) -> Outcome:
+    from stackctl.checking.check_run import cross_check_problem
+    from stackctl.checking.validation import exhaustive, validate
+
     compose = Compose(options.project)
     if options.exhaustive:
         result = exhaustive(compose, seed=options.cross.seed, sample=options.cross.sample)

@@ -24,11 +24,11 @@ from typing import Any
 
 from stackctl.errors import EnvironmentProblem, StackError
 from stackctl.project.children import CHILDREN, Bounds, run_child, spawn_child, stop_child
+from stackctl.swarm import DEFAULT_PROBE_IMAGE
 from stackctl.swarm.gaps import NodeProbe
 
 NAMESPACE_LABEL = "com.docker.stack.namespace"
 PROBE_LABEL = "org.platform.stackctl-probe"
-DEFAULT_PROBE_IMAGE = "busybox:1.37.0"
 # The probe's whole job: exit 0 only when the daemon gave it no-new-privileges.
 PROBE_COMMAND = ("sh", "-c", "grep -q '^NoNewPrivs:[[:space:]]*1' /proc/self/status")
 TERMINAL_TASK_STATES = ("complete", "failed", "rejected", "shutdown", "orphaned")

@@ -21,7 +21,7 @@ from stackctl.errors import EnvironmentProblem, StackError
 from stackctl.operating.redact import Redactor
 from stackctl.project.secret_specs import SecretSpec, specs_from_model
 from stackctl.reporting import say, short_list, table
-from stackctl.swarm import cluster, gaps
+from stackctl.swarm import DEFAULT_PROBE_IMAGE, cluster, gaps
 from stackctl.swarm.translate import Translation, translate
 
 Say = Callable[[str], None]
@@ -147,7 +147,7 @@ def deploy(
     deploy_plan: DeployPlan,
     *,
     accept_gaps: bool = False,
-    probe_image: str = cluster.DEFAULT_PROBE_IMAGE,
+    probe_image: str = DEFAULT_PROBE_IMAGE,
     timeout: float = 300.0,
     progress: Say = say,
     show_gaps: Callable[[Sequence[gaps.Gap]], None] = print_gap_table,
