@@ -169,18 +169,27 @@ def findings_cases(findings: Sequence[Finding], rules: Sequence[RuleInfo]) -> li
     """One test case per rule: it fails with every open finding of that rule.
 
     A failing case also lists the rule's excepted findings with what each
-    exception relaxes, so the reader sees the whole picture of that rule.
+    exception relaxes, so the reader sees the whole picture of that rule. A rule
+    whose findings are all excepted is a skipped case, each finding with the
+    exception's rationale: JUnit readers show a skip's message, never a pass's.
     """
     cases = []
     for info in rules:
         mine = [f for f in findings if f.rule_id == info.id]
         open_ = [f for f in mine if not f.suppressed]
-        lines = [f"{f.service or '-'}: {f.message} ({f.source}:{f.line})" for f in open_]
+        excepted = [f for f in mine if f.suppressed]
+        name = f"{info.id} {info.title}"
         if open_:
-            lines += [
-                f"{f.service or '-'}: {f.message}{_excepted_note(f)}" for f in mine if f.suppressed
+            lines = [f"{f.service or '-'}: {f.message} ({f.source}:{f.line})" for f in open_]
+            lines += [f"{f.service or '-'}: {f.message}{_excepted_note(f)}" for f in excepted]
+            cases.append(Case(info.requirement, name, False, 0.0, "\n".join(lines)))
+        elif excepted:
+            lines = [
+                f"excepted {f.service or '-'}: {f.message} ({f.source}:{f.line});"
+                f" {_justification(f)}"
+                for f in excepted
             ]
-        cases.append(
-            Case(info.requirement, f"{info.id} {info.title}", not open_, 0.0, "\n".join(lines))
-        )
+            cases.append(Case(info.requirement, name, True, 0.0, "\n".join(lines), skipped=True))
+        else:
+            cases.append(Case(info.requirement, name, True))
     return cases
