@@ -7,6 +7,7 @@ import re
 from collections import Counter
 from collections.abc import Iterator
 
+from checks.addresses import is_loopback
 from checks.finding import Hit, Severity
 from checks.rule import rule
 from checks.rules._shared import is_credential_key
@@ -44,7 +45,6 @@ PATH_RE = re.compile(
 REGISTRY_RE = re.compile(r"[a-zA-Z0-9.-]+(?::\d+)?")
 TAG_RE = re.compile(r"[\w][\w.-]{0,127}")
 DIGEST_RE = re.compile(r"sha256:[a-f0-9]{64}")
-LOOPBACK = {"127.0.0.1", "::1", "localhost"}
 
 
 def parse_reference(image: str) -> tuple[str, str, str] | None:
@@ -136,7 +136,7 @@ def loopback_ports(stack: Stack) -> Iterator[Hit]:
             if not isinstance(port, dict) or not port.get("published"):
                 continue
             host_ip = str(port.get("host_ip") or "0.0.0.0")
-            if host_ip not in LOOPBACK:
+            if not is_loopback(host_ip):
                 yield Hit(
                     name,
                     f"publishes {port.get('published')}->{port.get('target')} on {host_ip}",

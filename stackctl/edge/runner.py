@@ -23,6 +23,7 @@ from typing import Any
 
 from stackctl.commands import Command
 from stackctl.commands.options import Raw
+from stackctl.console import inert
 from stackctl.errors import INTERRUPTED, OK, USAGE, Interrupted, StackError, one_line
 from stackctl.project import children
 from stackctl.project.render import render_cache
@@ -119,12 +120,13 @@ def execute(command: Command[Any], raw: Raw, *, debug: bool = False) -> int:
                     # The reader stopped reading on purpose; the verdict still stands.
                     _silence_stdout()
                 if outcome.problem is not None:
-                    print(outcome.problem.render(), file=sys.stderr)
+                    print(inert(outcome.problem.render()), file=sys.stderr)
                 return outcome.exit_code
             finally:
                 children.kill_children()
     except StackError as error:
-        print(error.render(), file=sys.stderr)
+        # compose's error lines quote project text: no control character reaches the terminal.
+        print(inert(error.render()), file=sys.stderr)
         return error.exit_code
     except (KeyboardInterrupt, Interrupted):
         print("interrupted", file=sys.stderr)

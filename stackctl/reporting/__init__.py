@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from stackctl.console import say, short_list, table
+from stackctl.console import inert, say, short_list, table
 from stackctl.errors import EnvironmentProblem, StackError, UsageError
 from stackctl.reporting.jsonout import SCHEMA_VERSION, envelope, to_json, tool_version
 from stackctl.reporting.junit import Case, junit
@@ -90,7 +90,8 @@ def format_report(outcome: Outcome, fmt: str) -> str:
         if text is None:
             raise UsageError(f"{outcome.command} has no SARIF report", hint="use --format json")
         return text
-    return outcome.as_table()
+    # Free text a command builds outside table() is made inert here, once for all.
+    return inert(outcome.as_table())
 
 
 def emit(text: str, output: Path | str | None = None, stream: TextIO | None = None) -> None:

@@ -185,15 +185,23 @@ def findings_case(
     """One test case over a group of findings: it fails with every finding that ``fails``.
 
     A failing case also lists the group's excepted findings with what each
-    exception relaxes, so the reader sees the whole picture of that group.
+    exception relaxes, so the reader sees the whole picture of that group. A
+    group whose findings are all excepted is a skipped case, each finding with
+    the exception's rationale: JUnit readers show a skip's message, never a pass's.
     """
     failing = [f for f in findings if fails(f)]
-    lines = [f"{f.service or '-'}: {f.message} ({_location(f)})" for f in failing]
+    excepted = [f for f in findings if f.suppressed]
     if failing:
-        lines += [
-            f"{f.service or '-'}: {f.message}{_excepted_note(f)}" for f in findings if f.suppressed
+        lines = [f"{f.service or '-'}: {f.message} ({_location(f)})" for f in failing]
+        lines += [f"{f.service or '-'}: {f.message}{_excepted_note(f)}" for f in excepted]
+        return Case(suite, name, False, 0.0, "\n".join(lines))
+    if excepted:
+        lines = [
+            f"excepted {f.service or '-'}: {f.message} ({_location(f)}); {_justification(f)}"
+            for f in excepted
         ]
-    return Case(suite, name, not failing, 0.0, "\n".join(lines))
+        return Case(suite, name, True, 0.0, "\n".join(lines), skipped=True)
+    return Case(suite, name, True)
 
 
 def findings_cases(findings: Sequence[Finding], rules: Sequence[RuleInfo]) -> list[Case]:

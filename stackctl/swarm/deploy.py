@@ -3,8 +3,9 @@
 Order of work, each step stopping at its first failure:
 render the selection with compose -> translate it -> preflight the cluster
 (manager, every node's no-new-privileges default and logging driver, images)
--> print what Swarm enforces -> refuse a silently lost SEC requirement unless
-accepted -> deploy -> wait for convergence with progress.
+-> print what Swarm enforces -> refuse any control Swarm would lose (the gap
+table's NOT enforced rows) unless accepted -> deploy -> wait for convergence
+with progress.
 """
 
 from __future__ import annotations
@@ -165,10 +166,12 @@ def deploy(
     lost = gaps.blocking(rows)
     if lost and not accept_gaps:
         names = "; ".join(f"{g.requirement} {g.control}: {g.detail}" for g in lost)
+        remedies = "; ".join(dict.fromkeys(g.remedy for g in lost if g.remedy))
         raise EnvironmentProblem(
             f"refusing to deploy: Swarm would silently lose {names}",
-            hint="set no-new-privileges in every node's daemon.json (see README, Beyond one"
-            " host), or repeat with --accept-swarm-gaps",
+            hint=f"{remedies}, or repeat with --accept-swarm-gaps"
+            if remedies
+            else "repeat with --accept-swarm-gaps",
         )
     for gap in lost:
         progress(f"warning: deploying with an accepted gap: {gap.requirement} {gap.control}")

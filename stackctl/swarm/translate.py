@@ -8,27 +8,46 @@ that the Swarm loader accepts, plus one :class:`Note` for every key whose
 meaning changes on the way, so nothing is lost without a word:
 
 - types: ``cpus`` and ``memory`` become strings (compose renders numbers);
-- ``tmpfs:`` becomes ``type: tmpfs`` mounts (Swarm ignores the ``tmpfs`` key);
+- the legacy limits ``mem_limit``, ``cpus``, ``pids_limit`` and ``mem_reservation``
+  become ``deploy.resources`` (Swarm ignores the legacy keys);
+- ``tmpfs:`` becomes ``type: tmpfs`` mounts (Swarm ignores the ``tmpfs`` key),
+  keeping the size; other tmpfs options have no Swarm form (see ``gaps.py``);
 - ``restart:`` becomes ``deploy.restart_policy``;
 - ``depends_on`` is dropped: Swarm has no start order, healthchecks carry readiness;
 - ``security_opt`` is dropped: Swarm cannot set it per service (see ``gaps.py``);
 - file secrets become Swarm secrets named by a content version, so a rotation
-  creates a new secret and rolls the services that use it;
-- loopback-only published ports are not published: Swarm's ingress cannot bind
-  to one address, and silently exposing a port on every interface is worse;
+  creates a new secret and rolls the services that use it; each reader's copy
+  is owned by the declared owner, else by the service's numeric ``user:``;
+- loopback-only published ports (127.0.0.0/8, ``::1``) are not published:
+  Swarm's ingress cannot bind to one address, and silently exposing a port on
+  every interface is worse; a port on another single address is published on
+  every interface, which the gap table reports as lost;
 - ``update_config`` / ``rollback_config`` get defaults when absent.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from checks.addresses import is_loopback
 from checks.limits import parse_size
 
 STACK_FILE_VERSION = "3.9"
-LOOPBACK_HOSTS = ("127.0.0.1", "::1", "localhost")
+ANY_ADDRESS = ("", "0.0.0.0", "::")
+# Legacy resource keys -> where ``deploy.resources`` keeps the same limit.
+LEGACY_RESOURCES = {
+    "mem_limit": ("limits", "memory"),
+    "cpus": ("limits", "cpus"),
+    "pids_limit": ("limits", "pids"),
+    "mem_reservation": ("reservations", "memory"),
+}
+# Limits compose applies that a Swarm task has no field for.
+UNCARRIED_LIMITS = ("memswap_limit", "cpu_quota", "cpu_period", "cpuset", "blkio_config")
+# The tmpfs mode Swarm (like the kernel's default for Docker) gives every tmpfs mount.
+DEFAULT_TMPFS_MODE = 0o1777
 
 # Service keys the Swarm loader applies as they are (after type fixes below).
 KEPT_SERVICE_KEYS = frozenset(
@@ -63,9 +82,13 @@ KEPT_SERVICE_KEYS = frozenset(
 # Keys translated into something else, handled explicitly below.
 TRANSLATED_SERVICE_KEYS = frozenset(
     {
+        "cpus",
         "deploy",
         "depends_on",
+        "mem_limit",
+        "mem_reservation",
         "networks",
+        "pids_limit",
         "ports",
         "restart",
         "secrets",
@@ -98,17 +121,46 @@ class Translation:
 
 
 def tmpfs_mount(entry: str) -> dict[str, Any]:
-    """``/tmp:size=64m,mode=1777`` -> a Swarm ``type: tmpfs`` volume entry."""
+    """``/tmp:size=64m,mode=1777`` -> a Swarm ``type: tmpfs`` volume entry (size only)."""
     target, _, options = str(entry).partition(":")
     mount: dict[str, Any] = {"type": "tmpfs", "target": target}
-    tmpfs: dict[str, Any] = {}
     for option in filter(None, options.split(",")):
         key, _, value = option.partition("=")
         if key == "size" and parse_size(value) is not None:
-            tmpfs["size"] = parse_size(value)
-    if tmpfs:
-        mount["tmpfs"] = tmpfs
+            mount["tmpfs"] = {"size": parse_size(value)}
     return mount
+
+
+def _is_default_mode(value: Any) -> bool:
+    try:
+        mode = value if isinstance(value, int) else int(str(value), 8)
+    except ValueError:
+        return False
+    return mode == DEFAULT_TMPFS_MODE
+
+
+def tmpfs_options_dropped(spec: Mapping[str, Any]) -> list[str]:
+    """``target: option`` for each tmpfs option compose applies and a Swarm mount cannot.
+
+    Swarm's tmpfs mount keeps the size only: a mode other than the default 1777,
+    a uid or gid, ``noexec``/``nosuid``/``nodev`` or ``ro`` are lost.
+    """
+    dropped: list[str] = []
+    for entry in spec.get("tmpfs") or []:
+        target, _, options = str(entry).partition(":")
+        for option in filter(None, options.split(",")):
+            key, _, value = option.partition("=")
+            if key == "size" or option == "rw" or (key == "mode" and _is_default_mode(value)):
+                continue
+            dropped.append(f"{target}: {option}")
+    for volume in spec.get("volumes") or []:
+        if isinstance(volume, Mapping) and volume.get("type") == "tmpfs":
+            for key, value in (volume.get("tmpfs") or {}).items():
+                if key == "size" or (key == "mode" and _is_default_mode(value)):
+                    continue
+                shown = f"{value:o}" if key == "mode" and isinstance(value, int) else value
+                dropped.append(f"{volume.get('target')}: {key}={shown}")
+    return dropped
 
 
 def restart_policy(restart: Any) -> dict[str, Any]:
@@ -173,6 +225,14 @@ def _deploy(name: str, spec: Mapping[str, Any], notes: list[Note]) -> dict[str, 
                 deploy["placement"] = value
         elif value not in (None, {}, []):
             deploy[key] = value
+    for key, (part, limit) in LEGACY_RESOURCES.items():
+        value = spec.get(key)
+        if value in (None, "", 0, "0"):
+            continue
+        resources = deploy.setdefault("resources", {}).setdefault(part, {})
+        if resources.get(limit) in (None, ""):
+            resources.update(_stringify({limit: value}))
+            notes.append(Note(name, key, f"{key}: {value} -> deploy.resources.{part}.{limit}"))
     if "restart_policy" not in deploy:
         deploy["restart_policy"] = restart_policy(spec.get("restart"))
         if spec.get("restart") is not None:
@@ -192,7 +252,7 @@ def _ports(name: str, spec: Mapping[str, Any], notes: list[Note]) -> list[dict[s
             continue
         host_ip = str(port.get("host_ip") or "")
         target = port.get("target")
-        if host_ip in LOOPBACK_HOSTS:
+        if is_loopback(host_ip):
             notes.append(
                 Note(
                     name,
@@ -210,12 +270,36 @@ def _ports(name: str, spec: Mapping[str, Any], notes: list[Note]) -> list[dict[s
             "protocol": port.get("protocol") or "tcp",
             "mode": port.get("mode") or "ingress",
         }
-        if host_ip and host_ip not in ("0.0.0.0", "::"):
+        if host_ip not in ANY_ADDRESS:
             notes.append(
-                Note(name, "ports", f"host_ip {host_ip} is ignored by Swarm for port {target}")
+                Note(
+                    name,
+                    "ports",
+                    f"host_ip {host_ip} is ignored by Swarm: port {target} is published on every"
+                    " interface of every node",
+                )
             )
         ports.append(entry)
     return ports
+
+
+def single_address_ports(spec: Mapping[str, Any]) -> list[str]:
+    """``host_ip:published`` of each port compose binds to one address that is not loopback."""
+    return [
+        f"{p.get('host_ip')}:{p.get('published')}"
+        for p in spec.get("ports") or []
+        if isinstance(p, Mapping)
+        and p.get("published")
+        and str(p.get("host_ip") or "") not in ANY_ADDRESS
+        and not is_loopback(str(p.get("host_ip")))
+    ]
+
+
+def loopback_ports(spec: Mapping[str, Any]) -> bool:
+    return any(
+        isinstance(p, Mapping) and is_loopback(str(p.get("host_ip") or ""))
+        for p in spec.get("ports") or []
+    )
 
 
 def _volumes(name: str, spec: Mapping[str, Any], notes: list[Note]) -> list[dict[str, Any]]:
@@ -224,6 +308,9 @@ def _volumes(name: str, spec: Mapping[str, Any], notes: list[Note]) -> list[dict
         if not isinstance(volume, Mapping):
             continue
         entry = {k: v for k, v in volume.items() if k in ("type", "source", "target", "read_only")}
+        size = parse_size((volume.get("tmpfs") or {}).get("size"))
+        if volume.get("type") == "tmpfs" and size is not None:
+            entry["tmpfs"] = {"size": size}
         if volume.get("type") == "bind":
             notes.append(
                 Note(
@@ -241,10 +328,55 @@ def _volumes(name: str, spec: Mapping[str, Any], notes: list[Note]) -> list[dict
     return volumes
 
 
+def security_options_dropped(spec: Mapping[str, Any]) -> list[str]:
+    """The ``security_opt`` entries that tighten a container and have no Swarm form.
+
+    ``no-new-privileges`` has its own row (a daemon default can carry it); an
+    entry that loosens (``seccomp=unconfined``, ``label=disable``) loses nothing,
+    since Swarm applies the daemon's default profile instead.
+    """
+    dropped: list[str] = []
+    for option in spec.get("security_opt") or []:
+        key, _, value = re.sub(r"^([\w-]+):", r"\1=", str(option), count=1).partition("=")
+        if key == "no-new-privileges" or value in ("unconfined", "disable"):
+            continue
+        dropped.append(str(option))
+    return dropped
+
+
+def user_ids(user: Any) -> tuple[int, int] | None:
+    """``"1000"`` -> ``(1000, 1000)``, ``"1000:50"`` -> ``(1000, 50)``; None unless numeric."""
+    uid, _, gid = str(user or "").partition(":")
+    if not uid.isdigit() or not (gid or uid).isdigit():
+        return None
+    return int(uid), int(gid or uid)
+
+
+def runs_as_root(spec: Mapping[str, Any]) -> bool:
+    uid = str(spec.get("user") or "").partition(":")[0]
+    return uid in ("", "0", "root")
+
+
+def secret_sources(spec: Mapping[str, Any]) -> list[str]:
+    sources = [
+        ref.get("source") if isinstance(ref, Mapping) else ref for ref in spec.get("secrets") or []
+    ]
+    return [str(source) for source in sources if source]
+
+
+def unreadable_secrets(spec: Mapping[str, Any], owners: Mapping[str, tuple[int, int]]) -> list[str]:
+    """Secrets this service cannot read on Swarm: no declared owner, and a user that
+    is neither root nor numeric, so Swarm's 0:0 0400 copy is not theirs."""
+    if runs_as_root(spec) or user_ids(spec.get("user")) is not None:
+        return []
+    return [source for source in secret_sources(spec) if source not in owners]
+
+
 def _service_secrets(
     spec: Mapping[str, Any], owners: Mapping[str, tuple[int, int]]
 ) -> list[dict[str, Any]]:
     refs: list[dict[str, Any]] = []
+    reader = None if runs_as_root(spec) else user_ids(spec.get("user"))
     for ref in spec.get("secrets") or []:
         source = ref.get("source") if isinstance(ref, Mapping) else str(ref)
         if not source:
@@ -255,9 +387,11 @@ def _service_secrets(
             "target": target.removeprefix("/run/secrets/"),
             "mode": 0o400,
         }
-        if source in owners:
-            # Swarm, unlike compose, can give each reader its own copy with its own owner.
-            entry["uid"], entry["gid"] = (str(part) for part in owners[source])
+        # Swarm, unlike compose, can give each reader its own copy with its own owner:
+        # the declared one, else the uid the service runs as (Swarm's default is 0:0).
+        owner = owners.get(source) or reader
+        if owner is not None:
+            entry["uid"], entry["gid"] = (str(part) for part in owner)
         refs.append(entry)
     return refs
 
@@ -298,9 +432,28 @@ def translate_service(
     volumes = _volumes(name, spec, notes)
     if volumes:
         service["volumes"] = volumes
+    dropped = tmpfs_options_dropped(spec)
+    if dropped:
+        notes.append(
+            Note(
+                name,
+                "tmpfs",
+                f"tmpfs options dropped (Swarm keeps the size only): {', '.join(dropped)}",
+            )
+        )
     secrets = _service_secrets(spec, owners)
     if secrets:
         service["secrets"] = secrets
+    unreadable = unreadable_secrets(spec, owners)
+    if unreadable:
+        notes.append(
+            Note(
+                name,
+                "secrets",
+                f"secret(s) {', '.join(unreadable)} have no declared owner and user"
+                f" {spec.get('user')} is not numeric: Swarm's copy is 0:0 0400",
+            )
+        )
     for key in sorted(set(spec) - KEPT_SERVICE_KEYS - TRANSLATED_SERVICE_KEYS):
         if key not in SILENT_SERVICE_KEYS and spec.get(key) not in (None, {}, [], ""):
             notes.append(Note(name, key, f"{key} is not supported by Swarm and was dropped"))
