@@ -88,8 +88,17 @@ def number(raw: Raw, name: str, default: int, *, minimum: int = 1, maximum: int 
     return parsed
 
 
+def given(raw: Raw, name: str) -> str | None:
+    """A flag's text, or None when it was not given; given but blank is a usage error."""
+    value = text(raw, name)
+    if value is not None and not value.strip():
+        flag_name = "--" + name.replace("_", "-")
+        raise UsageError(f"{flag_name} is empty", hint=f"give {flag_name} a value, or leave it out")
+    return value
+
+
 def choice(raw: Raw, name: str, allowed: Sequence[str], default: str) -> str:
-    value = text(raw, name) or default
+    value = given(raw, name) or default
     if value not in allowed:
         raise UsageError(
             f"unknown --{name.replace('_', '-')} {value!r}",
@@ -99,7 +108,7 @@ def choice(raw: Raw, name: str, allowed: Sequence[str], default: str) -> str:
 
 
 def severity(raw: Raw, name: str, default: str) -> Severity:
-    value = text(raw, name) or default
+    value = given(raw, name) or default
     try:
         return Severity.parse(value)
     except ValueError as error:

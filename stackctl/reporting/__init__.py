@@ -6,6 +6,8 @@ and ``emit`` writes it to stdout or the ``--output`` file.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -94,6 +96,52 @@ def format_report(outcome: Outcome, fmt: str) -> str:
     return inert(outcome.as_table())
 
 
+_FOLDER = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+_REPORT_FILE = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+def _write_without_links(path: Path, text: str) -> None:
+    """Write the report at ``path``, walking every folder from ``/`` by descriptor.
+
+    No component is followed if it is a symlink, and missing folders are made on
+    the way, so a folder swapped for a link (``reports -> elsewhere``) can never
+    send the report, or its truncation, anywhere but where it was named.
+    """
+    parts = Path(os.path.normpath(path.absolute())).parts
+    fd = os.open(parts[0], _FOLDER)
+    try:
+        for index, name in enumerate(parts[1:-1], start=1):
+            where = Path(*parts[: index + 1])
+            try:
+                child = os.open(name, _FOLDER, dir_fd=fd)
+            except FileNotFoundError:
+                with contextlib.suppress(FileExistsError):
+                    os.mkdir(name, 0o777, dir_fd=fd)
+                child = os.open(name, _FOLDER, dir_fd=fd)
+            except OSError as error:
+                if where.is_symlink():
+                    raise EnvironmentProblem(
+                        f"--output {path}: {where} is a symlink; refusing to write through it",
+                        hint="name the real folder, e.g. $(realpath DIR)/file",
+                    ) from None
+                raise error
+            os.close(fd)
+            fd = child
+        try:
+            report = os.open(parts[-1], _REPORT_FILE, 0o666, dir_fd=fd)
+        except OSError as error:
+            if path.is_symlink():
+                raise EnvironmentProblem(
+                    f"--output {path} is a symlink; refusing to write through it",
+                    hint="name a regular file",
+                ) from None
+            raise error
+        with os.fdopen(report, "w", encoding="utf-8") as handle:
+            handle.write(text)
+    finally:
+        os.close(fd)
+
+
 def emit(text: str, output: Path | str | None = None, stream: TextIO | None = None) -> None:
     """Print ``text`` or write it to ``output`` (creating parent folders).
 
@@ -105,8 +153,10 @@ def emit(text: str, output: Path | str | None = None, stream: TextIO | None = No
     if output:
         path = Path(output)
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text, encoding="utf-8")
+            _write_without_links(path, text)
+        except StackError:
+            (stream or sys.stdout).write(text if text.endswith("\n") else text + "\n")
+            raise
         except OSError as error:
             (stream or sys.stdout).write(text if text.endswith("\n") else text + "\n")
             raise EnvironmentProblem(
