@@ -123,12 +123,44 @@ def test_signal_during_up_rolls_back_with_down_on_failure(
     assert processes_mentioning(str(ops_copy.path)) == []
 
 
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_interrupted_up_stops_what_it_started_and_names_it(
+    signum, ops_copy, docker_engine, tmp_path: Path
+) -> None:
+    """Without any flag, as compose's attached mode does on Ctrl-C."""
+    log = tmp_path / "up.log"
+    process = start(
+        ["-m", "invoke", "--search-root", str(REPO), "up", "--profiles", SERVICE_PROFILES],
+        ops_copy.path,
+        log,
+    )
+    wait_for(lambda: project_containers(docker_engine, ops_copy.name), "the first container")
+    process.send_signal(signum)
+    output = finish(process, log)
+
+    assert process.returncode == 130, output[-3000:]
+    lines = [line for line in output.splitlines() if line.startswith("interrupted: rolled back")]
+    assert len(lines) == 1 and ops_copy.name in lines[0], output[-3000:]
+    assert project_containers(docker_engine, ops_copy.name) == []
+    assert project_networks(docker_engine, ops_copy.name) == []
+    assert processes_mentioning(str(ops_copy.path)) == []
+
+
 def test_sigterm_during_up_lists_what_it_left_in_one_line(
     ops_copy, docker_engine, tmp_path: Path
 ) -> None:
     log = tmp_path / "up.log"
     process = start(
-        ["-m", "invoke", "--search-root", str(REPO), "up", "--profiles", SERVICE_PROFILES],
+        [
+            "-m",
+            "invoke",
+            "--search-root",
+            str(REPO),
+            "up",
+            "--profiles",
+            SERVICE_PROFILES,
+            "--keep-on-interrupt",
+        ],
         ops_copy.path,
         log,
     )

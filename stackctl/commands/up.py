@@ -32,6 +32,7 @@ class UpOptions:
     wait_timeout: int
     down_on_failure: bool
     report: ReportTo
+    keep_on_interrupt: bool = False
 
 
 def parse(raw: opt.Raw) -> UpOptions:
@@ -44,7 +45,14 @@ def parse(raw: opt.Raw) -> UpOptions:
         raise UsageError(
             "say which profiles to start", hint="--profiles core,data (or --profiles '*')"
         )
-    return UpOptions(project, profiles, wait_timeout, opt.flag(raw, "down_on_failure"), report)
+    return UpOptions(
+        project,
+        profiles,
+        wait_timeout,
+        opt.flag(raw, "down_on_failure"),
+        report,
+        opt.flag(raw, "keep_on_interrupt"),
+    )
 
 
 @dataclass(frozen=True)
@@ -85,6 +93,7 @@ def run(options: UpOptions) -> UpOutcome:
         options.profiles,
         wait_timeout=options.wait_timeout,
         down_on_failure=options.down_on_failure,
+        keep_on_interrupt=options.keep_on_interrupt,
     )
     return UpOutcome("up", exit_code=result.exit_code, problem=result.problem, result=result)
 
@@ -105,6 +114,11 @@ COMMANDS = (
                 "down_on_failure",
                 "flag",
                 "remove the selection's containers when it does not become healthy",
+            ),
+            opt.Option(
+                "keep_on_interrupt",
+                "flag",
+                "on Ctrl-C or SIGTERM, leave what this run started (default: stop and remove it)",
             ),
             REPORT,
             PROJECT_OPS,

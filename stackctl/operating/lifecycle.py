@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import signal
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -156,6 +157,32 @@ def started_since(
     )
 
 
+# An engine finishes a create request even when the compose that sent it is gone,
+# so a container can appear just after a removal sweep: sweeps repeat until the
+# project has been quiet twice in a row (bounded).
+SWEEPS = 20
+SWEEP_PAUSE = 0.5
+
+
+def until_quiet(sweep: Callable[[], tuple[bool, list[str]]]) -> list[str]:
+    """Run ``sweep`` (found anything?, what it could not remove) until two quiet sweeps.
+
+    Returns what the last sweep that found something could not remove.
+    """
+    left: list[str] = []
+    quiet = 0
+    for _ in range(SWEEPS):
+        found, stayed = sweep()
+        if found:
+            quiet, left = 0, stayed
+        else:
+            quiet += 1
+            if quiet == 2:
+                break
+        time.sleep(SWEEP_PAUSE)
+    return left
+
+
 def roll_back(client: Any, model: Model, before: Snapshot) -> tuple[list[str], list[str]]:
     """Remove what was created since ``before`` (force: this run's own, half-started work).
 
@@ -164,51 +191,65 @@ def roll_back(client: Any, model: Model, before: Snapshot) -> tuple[list[str], l
     """
     from docker.errors import APIError, NotFound
 
-    left: list[str] = []
-    containers_new, networks_new = started_since(client, model, before)
-    for summary in containers_new:
-        try:
-            client.api.remove_container(summary["Id"], force=True, v=False)
-        except NotFound:
-            continue
-        except APIError:
-            left.append(_name(summary))
     networks_left: list[str] = []
-    for network in networks_new:
-        try:
-            client.api.remove_network(network["Id"])
-        except NotFound:
-            continue
-        except APIError:
-            networks_left.append(str(network.get("Name")))
-    return left, networks_left
+
+    def sweep() -> tuple[bool, list[str]]:
+        left: list[str] = []
+        networks_left.clear()
+        containers_new, networks_new = started_since(client, model, before)
+        for summary in containers_new:
+            try:
+                client.api.remove_container(summary["Id"], force=True, v=False)
+            except NotFound:
+                continue
+            except APIError:
+                left.append(_name(summary))
+        for network in networks_new:
+            try:
+                client.api.remove_network(network["Id"])
+            except NotFound:
+                continue
+            except APIError:
+                networks_left.append(str(network.get("Name")))
+        return bool(containers_new or networks_new), left
+
+    left = until_quiet(sweep)
+    return left, list(networks_left)
 
 
 def _interrupted(
-    client: Any, selection: ChosenSelection, before: Snapshot, down_on_failure: bool
+    client: Any, selection: ChosenSelection, before: Snapshot, keep_on_interrupt: bool
 ) -> None:
+    """Like compose's attached mode on Ctrl-C: stop what this run started, and name it.
+
+    With ``keep_on_interrupt`` it is left running, and named all the same.
+    """
     with signals_held():
-        if down_on_failure:
-            left, networks_left = roll_back(client, selection.model, before)
-            if left or networks_left:
-                say(
-                    "interrupted: rollback could not remove "
-                    + short_list([*left, *(f"network {n}" for n in networks_left)])
-                )
-            else:
-                say("interrupted: rolled back what this run started (volumes and state kept)")
-            return
         containers_new, networks_new = started_since(client, selection.model, before)
         started = [_name(c) for c in containers_new] + [
             f"network {n.get('Name')}" for n in networks_new
         ]
-        if started:
+        if not started:
+            say("interrupted before anything was started")
+            return
+        if keep_on_interrupt:
             say(
                 f"interrupted: this run started {short_list(started, limit=8)}; "
-                "left as is (invoke down removes them, --down-on-failure rolls back)"
+                "left as is (--keep-on-interrupt; invoke down removes them)"
+            )
+            return
+        left, networks_left = roll_back(client, selection.model, before)
+        if left or networks_left:
+            say(
+                f"interrupted: this run started {short_list(started, limit=8)};"
+                " rollback could not remove "
+                + short_list([*left, *(f"network {n}" for n in networks_left)])
             )
         else:
-            say("interrupted before anything was started")
+            say(
+                f"interrupted: rolled back what this run started: {short_list(started, limit=8)}"
+                " (volumes and state kept)"
+            )
 
 
 @dataclass(frozen=True)
@@ -234,6 +275,7 @@ def up(
     *,
     wait_timeout: int = 180,
     down_on_failure: bool = False,
+    keep_on_interrupt: bool = False,
 ) -> UpResult:
     """Preflight, start and compare ``requested`` (given: every selection must be asked for)."""
     state = preflight.Preflight(compose, tuple(requested))
@@ -258,7 +300,7 @@ def up(
         # The same comparison as `verify`: healthy is not enough, it must be what was declared.
         result = verify(compose, selection.model, client=client) if done.returncode == 0 else None
     except (KeyboardInterrupt, Interrupted, ComposeAborted):
-        _interrupted(client, selection, before, down_on_failure)
+        _interrupted(client, selection, before, keep_on_interrupt)
         raise
     if result is not None:
         if result.ok:

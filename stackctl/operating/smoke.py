@@ -229,30 +229,37 @@ def teardown(client: Any, project: str, network_names: Sequence[str]) -> list[st
     """Remove every container, network and volume of the throwaway project; what stayed."""
     from docker.errors import APIError, NotFound
 
-    left: list[str] = []
     label = {"label": f"{PROJECT_LABEL}={project}"}
-    for container in client.api.containers(all=True, filters=label):
-        try:
-            client.api.remove_container(container["Id"], force=True, v=True)
-        except NotFound:
-            continue
-        except APIError:
-            left.append(str((container.get("Names") or ["?"])[0]).lstrip("/"))
-    for network in lifecycle.project_networks(client, project, network_names):
-        try:
-            client.api.remove_network(network["Id"])
-        except NotFound:
-            continue
-        except APIError:
-            left.append(f"network {network.get('Name')}")
-    for volume in (client.api.volumes(filters=label) or {}).get("Volumes") or []:
-        try:
-            client.api.remove_volume(volume["Name"], force=True)
-        except NotFound:
-            continue
-        except APIError:
-            left.append(f"volume {volume['Name']}")
-    return left
+
+    def sweep() -> tuple[bool, list[str]]:
+        left: list[str] = []
+        containers = client.api.containers(all=True, filters=label)
+        networks = lifecycle.project_networks(client, project, network_names)
+        volumes = (client.api.volumes(filters=label) or {}).get("Volumes") or []
+        for container in containers:
+            try:
+                client.api.remove_container(container["Id"], force=True, v=True)
+            except NotFound:
+                continue
+            except APIError:
+                left.append(str((container.get("Names") or ["?"])[0]).lstrip("/"))
+        for network in networks:
+            try:
+                client.api.remove_network(network["Id"])
+            except NotFound:
+                continue
+            except APIError:
+                left.append(f"network {network.get('Name')}")
+        for volume in volumes:
+            try:
+                client.api.remove_volume(volume["Name"], force=True)
+            except NotFound:
+                continue
+            except APIError:
+                left.append(f"volume {volume['Name']}")
+        return bool(containers or networks or volumes), left
+
+    return lifecycle.until_quiet(sweep)
 
 
 def run(
