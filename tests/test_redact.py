@@ -90,3 +90,18 @@ def test_engine_encoded_secret_in_logs_and_failure_report_is_masked(
     text = up.stdout + up.stderr + logs.stdout + logs.stderr
     for name, form in encodings(secret).items():
         assert form not in text, name
+
+
+def test_a_secret_that_cannot_be_read_is_named_in_a_warning(tmp_path, capsys) -> None:
+    """A FIFO (or folder) where a secret file belongs cannot be masked: say so, by name."""
+    import os
+
+    from stackctl.operating.redact import Redactor
+
+    fifo = tmp_path / "db_password"
+    os.mkfifo(fifo)
+    (tmp_path / "folder_secret").mkdir()
+    Redactor.from_files([fifo, tmp_path / "folder_secret", tmp_path / "not_scaffolded_yet"])
+    err = capsys.readouterr().err
+    assert "db_password" in err and "folder_secret" in err and "cannot be masked" in err
+    assert "not_scaffolded_yet" not in err

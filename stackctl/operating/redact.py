@@ -266,12 +266,20 @@ class Redactor:
     def from_files(cls, paths: Iterable[Path]) -> Redactor:
         values: list[str] = []
         short: list[str] = []
+        unreadable: list[str] = []
         for path in paths:
             value = read_secret(path)
             if value is not None:
                 values.append(value)
                 if too_short(value):
                     short.append(path.name)
+            elif path.exists() or path.is_symlink():
+                unreadable.append(path.name)  # a FIFO, a folder, no permission: not masked
+        if unreadable:
+            say(
+                f"warning: secret(s) {', '.join(sorted(unreadable))} are not readable regular"
+                " files, so their values cannot be masked in output; run secrets.scaffold --check"
+            )
         if short:
             say(
                 f"warning: secret(s) {', '.join(sorted(short))} hold fewer than {MIN_LENGTH}"
