@@ -90,7 +90,7 @@ def test_json_envelope_carries_schema_and_package_version(capsys) -> None:
     )
     assert execute(command, {}) == 0
     envelope = json.loads(capsys.readouterr().out)
-    assert envelope["schema_version"] == 1
+    assert envelope["schema_version"] == 2  # bumped when verify took the shared finding keys
     assert envelope["tool"]["version"] == version("platform-stack")
     assert envelope["command"] == "x" and envelope["ok"] is True
 

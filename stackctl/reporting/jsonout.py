@@ -9,7 +9,7 @@ from importlib import metadata
 from typing import Any
 
 # Bump when a key is renamed or removed; adding keys keeps the version.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: verify findings use the keys of every other finding (rule, source)
 TOOL_NAME = "stackctl"
 DISTRIBUTION = "platform-stack"
 
