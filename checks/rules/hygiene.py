@@ -90,13 +90,19 @@ def _lower_repository(image: str) -> str:
 def pinned_images(stack: Stack) -> Iterator[Hit]:
     """Every image is a valid reference with an exact tag or digest: no missing tag, no
     ``latest``/``main``/... and no major-only tag such as ``postgres:17``. Uppercase
-    repository names are rejected too: compose accepts them, the engine does not."""
+    repository names are rejected too: compose accepts them, the engine does not.
+
+    A service with ``build:`` is built here, and its ``image:`` (if any) only names
+    the local result: nothing is pulled, so its tag is not a pinning question. The
+    reference must still be valid (the engine refuses to tag an invalid one), and
+    ``pull_policy: always`` does pull it, so that is judged like any image."""
     for name, spec in stack.services.items():
         image = image_name(spec)
         if not image:
             if not spec.get("build"):
                 yield Hit(name, "has neither image nor build", subject="image")
             continue
+        built_here = bool(spec.get("build")) and str(spec.get("pull_policy")) != "always"
         parsed = parse_reference(image)
         if parsed is None:
             if parse_reference(_lower_repository(image)) is not None:
@@ -106,7 +112,7 @@ def pinned_images(stack: Stack) -> Iterator[Hit]:
             yield Hit(name, f"image {image} cannot be pulled: {why}", subject=image)
             continue
         _, tag, digest = parsed
-        if digest:
+        if digest or built_here:
             continue
         if not tag:
             yield Hit(name, f"image {image} has no tag", subject=image)

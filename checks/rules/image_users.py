@@ -18,10 +18,11 @@ from checks.finding import Hit, Severity
 from checks.image_facts import ImageFacts
 from checks.rule import rule
 from checks.rules._shared import words_of
-from checks.service_images import facts_for, with_facts
+from checks.service_images import facts_for, image_name, with_facts
 from checks.stack import Stack
 
 ROOT_USERS = {"0", "root"}
+UNKNOWN_USER = "unknown"  # the subject of a "not judged" finding, for exceptions and baselines
 
 
 def split_owner(text: str) -> tuple[str, str]:
@@ -209,6 +210,10 @@ def runs_as_root(stack: Stack) -> Iterator[Hit]:
     that switches user (gosu, su-exec, setpriv) without ``SETUID`` and ``SETGID``
     in the effective capability set cannot do it: it fails or stays root, so that
     is reported too. One registry entry can except a service, with an ADR.
+
+    A service that sets no ``user:`` and whose image has no record cannot be judged:
+    it gets an info finding ("not judged") instead of silently counting as passing,
+    so the traceability table never shows an image nobody reviewed as non-root.
     """
     for name, spec in stack.services.items():
         user = str(spec.get("user") or "")
@@ -217,7 +222,18 @@ def runs_as_root(stack: Stack) -> Iterator[Hit]:
             yield Hit(name, f"runs as root (user: {user})", subject="root")
             continue
         facts = facts_for(stack, spec)
-        if user or facts is None:
+        if user:
+            continue
+        if facts is None:
+            image = image_name(spec)
+            what = f"image {image}" if image else "its locally built image"
+            yield Hit(
+                name,
+                f"not judged: {what} has no facts record and user: is not set, "
+                "so whether it runs as root is unknown",
+                subject=UNKNOWN_USER,
+                severity=Severity.INFO,
+            )
             continue
         if split_owner(facts.user.runtime)[0] == "0":
             yield Hit(name, f"{facts.image} runs as root and user: is not set", subject="root")
