@@ -16,8 +16,18 @@ CREDENTIAL_KEY_RE = re.compile(
 )
 
 
+# Values that switch a credential feature on or off (MYSQL_RANDOM_ROOT_PASSWORD=yes,
+# PASSWORD_RESET_ENABLED=false): a setting about a credential, never one itself.
+SWITCH_VALUES = frozenset({"yes", "no", "true", "false", "on", "off", "0", "1"})
+
+
 def is_credential_key(key: str) -> bool:
     return bool(CREDENTIAL_KEY_RE.search(key)) and not key.upper().endswith("_FILE")
+
+
+def is_switch(value: str | None) -> bool:
+    """A yes/no, true/false, on/off or 0/1 value: it sets something, it is no secret."""
+    return value is not None and value.strip().lower() in SWITCH_VALUES
 
 
 # Restart policies of a container that is meant to exit: compose's default "no", and

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 from checks.finding import Hit, Severity
 from checks.rule import rule
-from checks.rules._shared import is_credential_key
+from checks.rules._shared import is_credential_key, is_switch
 from checks.service_images import image_name
 from checks.stack import Stack
 
@@ -246,9 +246,10 @@ def _looks_random(value: str) -> bool:
 )
 def example_env_secrets(stack: Stack) -> Iterator[Hit]:
     """.env.example is committed: a credential-shaped key with a value, or a value that
-    looks like a random token, is a leaked secret. Values are never printed."""
+    looks like a random token, is a leaked secret; a yes/no or true/false switch
+    (``MYSQL_RANDOM_ROOT_PASSWORD=yes``) is not. Values are never printed."""
     for key, value in stack.facts.env_example.items():
-        if (is_credential_key(key) and value) or _looks_random(value):
+        if (is_credential_key(key) and value and not is_switch(value)) or _looks_random(value):
             yield Hit(
                 "", f".env.example gives {key} a secret-looking value", key, source=".env.example"
             )

@@ -10,7 +10,7 @@ from typing import Any
 from checks.finding import Hit, Severity
 from checks.rule import rule
 from checks.rules._as_written import filled_at_run_time, written_environment, written_field
-from checks.rules._shared import environment, is_credential_key
+from checks.rules._shared import environment, is_credential_key, is_switch
 from checks.stack import Stack
 
 REQ = "REQ-SPC-OPT-004"
@@ -63,12 +63,14 @@ def credential_values(stack: Stack) -> Iterator[Hit]:
     ``env_file`` is a literal: critical. A value the files leave to the host
     environment (``KEY:``, ``KEY`` in list form, ``${VAR}``) is filled at run time:
     no file holds it, but it still reaches the container's environment, so it is
-    reported at medium. Values are never printed.
+    reported at medium. A switch (``yes``/``no``, ``true``/``false``, ``on``/``off``,
+    ``0``/``1``, as in ``MYSQL_RANDOM_ROOT_PASSWORD=yes``) sets a credential feature
+    and is no credential. Values are never printed.
     """
     for name, spec in stack.services.items():
         written = written_environment(stack, name)
         for key, value in environment(spec).items():
-            if not is_credential_key(key) or value == "":
+            if not is_credential_key(key) or value == "" or is_switch(value):
                 continue
             if key in written and filled_at_run_time(written[key]):
                 yield Hit(name, f"environment key {key} {RUN_TIME_NOTE}", key, RUN_TIME)

@@ -20,7 +20,10 @@ from checks.rules._shared import environment, healthcheck_test, words_of
 from checks.service_images import facts_for
 from checks.stack import Stack
 
-URL_RE = re.compile(r"\b([a-z][a-z0-9+.-]*)://([A-Za-z0-9_.-]+)(?::(\d+))?(/[^\s\"'`,;)]*)?")
+# scheme://[user[:password]@]host[:port][/path]: the userinfo is skipped, never read as the host.
+URL_RE = re.compile(
+    r"\b([a-z][a-z0-9+.-]*)://(?:[^\s/@\"'`]*@)?([A-Za-z0-9_.-]+)(?::(\d+))?(/[^\s\"'`,;)]*)?"
+)
 DEFAULT_PORTS = {"http": 80, "https": 443}
 LOCAL_HOSTS = {"localhost", "127.0.0.1", "0.0.0.0"}
 LISTEN_RE = re.compile(r"(?:0\.0\.0\.0|\[::\]|::)?:(\d{2,5})")
@@ -59,10 +62,11 @@ NETWORK_SCHEMES = frozenset(
 class Listening:
     """What a service is known to listen on, inside the network (container ports).
 
-    ``complete`` says the list is declared (a facts record, ``expose``, a listen
-    address), so a port missing from it is a finding. Published targets and the
+    ``complete`` says the list is declared (a facts record or ``expose``), so a port
+    missing from it is a finding. Published targets, listen addresses and the
     service's own healthcheck confirm ports without making the list complete: a
-    service publishes what people open, not everything other services reach.
+    service publishes what people open, and a listen address may name a second
+    listener (MinIO's ``--console-address :9001`` beside its API on 9000).
     ``host_ports`` maps each published host port to its container port, to name the
     usual mistake of reaching a service on the port the host sees.
     """
@@ -73,19 +77,20 @@ class Listening:
 
 
 def listening_ports(spec: Mapping[str, Any], facts: ImageFacts | None) -> Listening:
-    """Ports a service listens on: its record's ``ports``, ``expose`` and listen
-    addresses (``:9001``, ``0.0.0.0:4180``) in its environment or command form the
-    declared list; published targets and healthcheck ports only add to it."""
+    """Ports a service listens on: its record's ``ports`` and ``expose`` form the
+    declared list; published targets, listen addresses (``:9001``,
+    ``0.0.0.0:4180``) in its environment or command and healthcheck ports only add
+    to it."""
     declared = {p.port for p in facts.ports} if facts else set()
     for item in words_of(spec, "expose"):
         text = str(item).split("/")[0]
         if text.isdigit():
             declared.add(int(text))
+    confirmed: set[int] = set()
     for value in [*environment(spec).values(), *words_of(spec, "command")]:
         match = LISTEN_RE.fullmatch(str(value or ""))
         if match:
-            declared.add(int(match.group(1)))
-    confirmed: set[int] = set()
+            confirmed.add(int(match.group(1)))
     host_ports: dict[int, int] = {}
     for item in spec.get("ports") or []:
         target = item.get("target") if isinstance(item, Mapping) else None
@@ -152,20 +157,21 @@ def service_texts(stack: Stack, spec: Mapping[str, Any]) -> Iterator[tuple[str, 
 )
 def service_urls(stack: Stack) -> Iterator[Hit]:
     """A URL in a service's environment, command or mounted config whose host is a
-    plain name (no dot) must name a service of the stack (judged on the model with
-    every profile enabled, since gateways may point at disabled profiles), and its
-    port must be one that service listens on inside the network.
+    plain name (no dot; a ``user:password@`` before it is not the host) must name a
+    service of the stack (judged on the model with every profile enabled, since
+    gateways may point at disabled profiles), and its port must be one that service
+    listens on inside the network.
 
     Only URLs that name a network service count: an object-store bucket
     (``s3://<bucket>``, ``gs://``, ``az://``), a file, a socket or an in-process
     backend is no host; a scheme that is not a known network protocol counts only
     with an explicit port. The ports a service listens on are declared by its
-    record's ``ports``, ``expose``, or listen addresses in its environment or
-    command (``:9001``); its published targets and its own healthcheck confirm a
+    record's ``ports`` or its ``expose``; its published targets, listen addresses
+    in its environment or command (``:9001``) and its own healthcheck confirm a
     port but do not complete the list, since a service publishes only what people
-    open. Without a declared list a port is judged only when it is a published
-    *host* port (containers reach the container port). ``http``/``https``
-    without a port mean 80/443.
+    open and may listen twice. Without a declared list a port is judged only when
+    it is a published *host* port (containers reach the container port).
+    ``http``/``https`` without a port mean 80/443.
     """
     services = stack.services
     for name, spec in services.items():
