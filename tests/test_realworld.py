@@ -58,7 +58,8 @@ class Checked:
 
     @property
     def red_flags(self) -> set[tuple[str, str, str]]:
-        return {tuple(flag) for flag in self.expect.get("red_flags") or []}  # type: ignore[misc]
+        flags = self.expect.get("red_flags") or []
+        return {(str(rule_id), str(service), str(level)) for rule_id, service, level in flags}
 
 
 def check_project(name: str, directory: Path) -> Checked:
