@@ -40,7 +40,7 @@ RULES = model_rules()
 BASELINE_CRITICAL = {"PRIV-001"}
 # The new rules, and the rules whose severity says literal vs. filled at run time:
 # every finding of theirs in the suite must be one expect.yml names.
-NAMED_ONLY = {"AUTH-001", "AUTH-002", "PRIV-009", "PRIV-010", "PRIV-011"}
+NAMED_ONLY = {"AUTH-001", "AUTH-002", "IMG-009", "MOUNT-001", "MOUNT-002"}
 RUN_TIME_RULES = {"SECRET-001", "SECRET-006", "SECRET-007"}
 
 
@@ -386,7 +386,7 @@ def test_a_search_engine_without_security_is_critical_beyond_loopback(tmp_path: 
 
 
 def test_writable_system_paths_are_critical_and_not_reported_twice(tmp_path: Path) -> None:
-    assert {subject for _, subject, _ in _fixture("PRIV-009", tmp_path)} == {
+    assert {subject for _, subject, _ in _fixture("MOUNT-001", tmp_path)} == {
         "/lib/modules",
         "/usr/src",
         "/etc/ssl/certs",
@@ -394,12 +394,12 @@ def test_writable_system_paths_are_critical_and_not_reported_twice(tmp_path: Pat
     case = {
         "compose": {"services": {"a": {"image": "x/a:1.0.0", "volumes": ["/:/host", "/etc:/h"]}}}
     }
-    assert _findings("PRIV-009", case, tmp_path / "dedupe") == []
+    assert _findings("MOUNT-001", case, tmp_path / "dedupe") == []
     assert len(_findings("PRIV-006", case, tmp_path / "priv006")) == 2
 
 
 def test_the_root_group_is_judged_against_what_the_image_expects(tmp_path: Path) -> None:
-    assert {service for service, _, _ in _fixture("PRIV-010", tmp_path)} == {
+    assert {service for service, _, _ in _fixture("IMG-009", tmp_path)} == {
         "named",
         "numeric",
         "unknown",
@@ -407,5 +407,5 @@ def test_the_root_group_is_judged_against_what_the_image_expects(tmp_path: Path)
 
 
 def test_a_shared_key_folder_is_high_for_every_writer(tmp_path: Path) -> None:
-    found = _fixture("PRIV-011", tmp_path)
+    found = _fixture("MOUNT-002", tmp_path)
     assert found == {(name, "./certs", "high") for name in ("setup", "es01", "es02", "kibana")}

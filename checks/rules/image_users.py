@@ -4,7 +4,7 @@ IMG-006 (PRJ-IMAGES) holds the state-owner label to the runtime user; IMG-007 an
 IMG-008 (SEC-SPC-OPT-001) hold capabilities and root to what the image's facts
 record says. IMG-006 and IMG-007 skip a service whose image has no record (IMG-001
 reports it); IMG-008 still judges its ``user:``, and says "not judged" without one.
-PRIV-010 (SEC-SPC-OPT-001) holds ``user:`` away from the root group.
+IMG-009 (SEC-SPC-OPT-001) holds ``user:`` away from the root group.
 """
 
 from __future__ import annotations
@@ -262,7 +262,7 @@ def built_for_root_group(owner: str) -> bool:
 
 
 @rule(
-    "PRIV-010",
+    "IMG-009",
     requirement="SEC-SPC-OPT-001",
     severity=Severity.MEDIUM,
     title="no service runs in the root group",

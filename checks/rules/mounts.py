@@ -41,7 +41,7 @@ SYSTEM_TREES = (
     "/var/lib/kubelet",
     "/var/spool/cron",
 )
-# More writers than this on one host path make it a shared drop box (see PRIV-011).
+# More writers than this on one host path make it a shared drop box (see MOUNT-002).
 MAX_SHARED_WRITERS = 3
 KEY_FOLDER_RE = re.compile(
     r"(^|[/._-])(secrets?|keys?|certs?|certificates|ssl|tls|pki|credentials?|tokens?|"
@@ -74,7 +74,7 @@ def is_system_path(stack: Stack, source: str) -> bool:
 
 
 @rule(
-    "PRIV-009",
+    "MOUNT-001",
     requirement=REQ,
     severity=Severity.CRITICAL,
     title="no writable bind of a host system path",
@@ -123,7 +123,7 @@ def shown_path(stack: Stack, source: str) -> str:
 
 
 @rule(
-    "PRIV-011",
+    "MOUNT-002",
     requirement=REQ,
     severity=Severity.MEDIUM,
     title="no host folder writable by many services",
@@ -151,7 +151,7 @@ def shared_writable_folders(stack: Stack) -> Iterator[Hit]:
     and the others only read, which ``:ro`` says. Each writer is reported, high when
     the path looks like it holds keys, certificates or secrets (``certs``,
     ``keys``, ``secrets``, ``ssl``, ``.ssh``, ...), medium otherwise. System paths
-    are PRIV-006's and PRIV-009's.
+    are PRIV-006's and MOUNT-001's.
     """
     writers: dict[str, set[str]] = defaultdict(set)
     for name, spec in stack.services.items():
