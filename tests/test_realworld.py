@@ -26,6 +26,7 @@ from checks.finding import Finding, Severity
 from checks.image_facts import parse_catalogue
 from checks.rules._as_written import filled_at_run_time
 from checks.rules._shared import is_one_shot_job, is_switch
+from checks.rules.image_users import not_judged
 from checks.rules.wiring import listening_ports, names_a_network_service
 from checks.stack import ProjectFacts, Stack
 from rule_fixtures import build_stack, load_fixture
@@ -146,17 +147,12 @@ def test_values_filled_at_run_time_are_medium(checked: Checked) -> None:
     assert found == expected
 
 
-def test_no_service_passes_the_root_rule_unjudged(checked: Checked) -> None:
-    """Without a facts record or a user:, IMG-008 says "not judged" (info), never pass."""
-    reported = {f.service for f in checked.of("IMG-008")}
-    for name, spec in checked.stack.services.items():
-        if not spec.get("user"):
-            assert name in reported, name
-    assert all(
-        f.severity == Severity.INFO and f.subject == "unknown"
-        for f in checked.of("IMG-008")
-        if "not judged" in f.message
-    )
+def test_the_root_rule_names_what_it_cannot_judge(checked: Checked) -> None:
+    """No user: and no facts record: not judged, so neither a finding nor a pass."""
+    unknown = set(not_judged(checked.stack))
+    without_user = {n for n, spec in checked.stack.services.items() if not spec.get("user")}
+    assert unknown == without_user  # the suite keeps no facts records
+    assert not {f.service for f in checked.of("IMG-008")} & unknown
 
 
 # -- the mechanisms, one class at a time --------------------------------------------------
@@ -351,13 +347,20 @@ def test_credentials_filled_at_run_time_are_medium_in_every_field(tmp_path: Path
     }
 
 
-def test_an_image_without_facts_is_reported_unknown_not_passed() -> None:
-    catalogue = parse_catalogue({})
-    stack = ProjectFacts(images=catalogue).stack(
-        {"services": {"app": {"image": "example/app:1.0"}, "built": {"build": {"context": "."}}}}
+def test_an_image_without_facts_is_not_judged_and_one_with_facts_is(tmp_path: Path) -> None:
+    records = {"infra/image-facts/a.yml": yaml.safe_dump(load_fixture("IMG-008")["x-facts"])}
+    stack = ProjectFacts(images=parse_catalogue(records)).stack(
+        {
+            "services": {
+                "reviewed": {"image": "example/app:1.0"},
+                "unreviewed": {"image": "example/other:1.0"},
+                "built": {"build": {"context": "."}},
+                "explicit": {"image": "example/other:1.0", "user": "1000:1000"},
+            }
+        }
     )
-    found = {(f.service, f.subject, f.severity) for f in run_rules(stack, [RULES["IMG-008"]])}
-    assert found == {("app", "unknown", Severity.INFO), ("built", "unknown", Severity.INFO)}
+    assert not_judged(stack) == ["unreviewed", "built"]
+    assert list(run_rules(stack, [RULES["IMG-008"]])) == []
 
 
 # -- the new rules' severities, from their fixtures ------------------------------------------

@@ -3,7 +3,7 @@
 IMG-006 (PRJ-IMAGES) holds the state-owner label to the runtime user; IMG-007 and
 IMG-008 (SEC-SPC-OPT-001) hold capabilities and root to what the image's facts
 record says. IMG-006 and IMG-007 skip a service whose image has no record (IMG-001
-reports it); IMG-008 still judges its ``user:``, and says "not judged" without one.
+reports it); IMG-008 still judges its ``user:``, and ``not_judged`` names the rest.
 IMG-009 (SEC-SPC-OPT-001) holds ``user:`` away from the root group.
 """
 
@@ -19,11 +19,10 @@ from checks.finding import Hit, Severity
 from checks.image_facts import ImageFacts
 from checks.rule import rule
 from checks.rules._shared import words_of
-from checks.service_images import facts_for, image_name, with_facts
+from checks.service_images import facts_for, with_facts
 from checks.stack import Stack
 
 ROOT_USERS = {"0", "root"}
-UNKNOWN_USER = "unknown"  # the subject of a "not judged" finding, for exceptions and baselines
 
 
 def split_owner(text: str) -> tuple[str, str]:
@@ -183,6 +182,16 @@ def file_capabilities_granted(stack: Stack) -> Iterator[Hit]:
                     )
 
 
+def not_judged(stack: Stack) -> list[str]:
+    """The services IMG-008 cannot judge: no ``user:`` and no facts record for the
+    image, so whether they run as root is unknown (not passed)."""
+    return [
+        name
+        for name, spec in stack.services.items()
+        if not spec.get("user") and facts_for(stack, spec) is None
+    ]
+
+
 @rule(
     "IMG-008",
     requirement="SEC-SPC-OPT-001",
@@ -212,9 +221,8 @@ def runs_as_root(stack: Stack) -> Iterator[Hit]:
     in the effective capability set cannot do it: it fails or stays root, so that
     is reported too. One registry entry can except a service, with an ADR.
 
-    A service that sets no ``user:`` and whose image has no record cannot be judged:
-    it gets an info finding ("not judged") instead of silently counting as passing,
-    so the traceability table never shows an image nobody reviewed as non-root.
+    A service that sets no ``user:`` and whose image has no facts record is not
+    judged: whether it runs as root is unknown (IMG-001 asks for the record).
     """
     for name, spec in stack.services.items():
         user = str(spec.get("user") or "")
@@ -223,18 +231,7 @@ def runs_as_root(stack: Stack) -> Iterator[Hit]:
             yield Hit(name, f"runs as root (user: {user})", subject="root")
             continue
         facts = facts_for(stack, spec)
-        if user:
-            continue
-        if facts is None:
-            image = image_name(spec)
-            what = f"image {image}" if image else "its locally built image"
-            yield Hit(
-                name,
-                f"not judged: {what} has no facts record and user: is not set, "
-                "so whether it runs as root is unknown",
-                subject=UNKNOWN_USER,
-                severity=Severity.INFO,
-            )
+        if user or facts is None:
             continue
         if split_owner(facts.user.runtime)[0] == "0":
             yield Hit(name, f"{facts.image} runs as root and user: is not set", subject="root")
