@@ -2,6 +2,7 @@
 
 from checks.rules import (  # noqa: F401
     access,
+    authentication,
     compose,
     entrypoint,
     exceptions_file,
@@ -12,6 +13,7 @@ from checks.rules import (  # noqa: F401
     image_secrets,
     image_users,
     logging,
+    mounts,
     network,
     privileges,
     resources,

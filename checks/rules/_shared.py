@@ -16,22 +16,77 @@ CREDENTIAL_KEY_RE = re.compile(
 )
 
 
+# Values that switch a credential feature on or off (MYSQL_RANDOM_ROOT_PASSWORD=yes,
+# PASSWORD_RESET_ENABLED=false): a setting about a credential, never one itself.
+SWITCH_VALUES = frozenset({"yes", "no", "true", "false", "on", "off", "0", "1"})
+
+
 def is_credential_key(key: str) -> bool:
     return bool(CREDENTIAL_KEY_RE.search(key)) and not key.upper().endswith("_FILE")
 
 
+def is_switch(value: str | None) -> bool:
+    """A yes/no, true/false, on/off or 0/1 value: it sets something, it is no secret."""
+    return value is not None and value.strip().lower() in SWITCH_VALUES
+
+
+# Restart policies of a container that is meant to exit: compose's default "no", and
+# "on-failure" (retry a failed job, never restart a finished one). Swarm's spelling too.
+ONE_SHOT_RESTARTS = {"no", "false", "none", "on-failure"}
+# Service-name words that say "a task that runs once": migrations, seeding, setup.
+JOB_NAME_WORDS = frozenset(
+    {
+        "migrate",
+        "migrations",
+        "migration",
+        "migrator",
+        "init",
+        "setup",
+        "seed",
+        "seeder",
+        "bootstrap",
+        "provision",
+        "createbuckets",
+        "buckets",
+        "certs",
+        "certgen",
+        "oneshot",
+        "job",
+    }
+)
+
+
+def restart_policy(spec: Mapping[str, Any]) -> str:
+    """The restart condition, ``restart:`` first, else ``deploy.restart_policy``; "no"
+    when neither is set (compose's default). ``on-failure:3`` reads as ``on-failure``."""
+    restart = spec.get("restart")
+    if restart is None:
+        deploy = spec.get("deploy")
+        policy = deploy.get("restart_policy") if isinstance(deploy, Mapping) else None
+        restart = policy.get("condition") if isinstance(policy, Mapping) else None
+    return str("no" if restart is None else restart).lower().split(":", 1)[0]
+
+
 def is_one_shot_job(stack: Stack, name: str) -> bool:
-    """A job never restarts and some dependant waits for it to complete successfully."""
-    spec = stack.services.get(name) or {}
-    if str(spec.get("restart", "no")) not in {"no", "False", "false"}:
+    """A job runs to completion and exits, so it needs no healthcheck or long-run limits.
+
+    Its restart policy lets it exit (none, ``no`` or ``on-failure``) and either some
+    dependant waits for it with ``service_completed_successfully``, or its shape says
+    so on its own: a name made of job words (``migrate``, ``db-init``,
+    ``createbuckets``) and no published port (a server publishes one).
+    """
+    spec = stack.services.get(name)
+    if not isinstance(spec, Mapping) or restart_policy(spec) not in ONE_SHOT_RESTARTS:
         return False
     for other in stack.services.values():
-        condition = (other.get("depends_on") or {}).get(name)
+        depends = other.get("depends_on") if isinstance(other, Mapping) else None
+        condition = depends.get(name) if isinstance(depends, Mapping) else None
         if isinstance(condition, Mapping) and (
             condition.get("condition") == "service_completed_successfully"
         ):
             return True
-    return False
+    words = set(re.split(r"[-_.]+", name.lower()))
+    return bool(words & JOB_NAME_WORDS) and not spec.get("ports")
 
 
 def environment(spec: Mapping[str, Any]) -> dict[str, str | None]:

@@ -42,7 +42,11 @@ def has_healthcheck(spec: Mapping[str, Any]) -> bool:
 )
 def healthcheck_present(stack: Stack) -> Iterator[Hit]:
     """Every long-running service declares an enabled healthcheck (``disable: true`` or
-    ``test: [NONE]`` count as none). One-shot jobs are exempt."""
+    ``test: [NONE]`` count as none). One-shot jobs are exempt, recognised as RES-001
+    recognises them: a restart policy that lets them exit (none, ``no``,
+    ``on-failure``) and a dependant waiting on ``service_completed_successfully``,
+    or a job's name (``migrate``, ``db-init``, ``createbuckets``) and no published
+    port."""
     for name, spec in stack.services.items():
         if not is_one_shot_job(stack, name) and not has_healthcheck(spec):
             yield Hit(name, "has no healthcheck")

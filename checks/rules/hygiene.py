@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from checks.addresses import is_loopback
 from checks.finding import Hit, Severity
 from checks.rule import rule
-from checks.rules._shared import is_credential_key
+from checks.rules._shared import is_credential_key, is_switch
 from checks.service_images import image_name
 from checks.stack import Stack
 
@@ -90,13 +90,19 @@ def _lower_repository(image: str) -> str:
 def pinned_images(stack: Stack) -> Iterator[Hit]:
     """Every image is a valid reference with an exact tag or digest: no missing tag, no
     ``latest``/``main``/... and no major-only tag such as ``postgres:17``. Uppercase
-    repository names are rejected too: compose accepts them, the engine does not."""
+    repository names are rejected too: compose accepts them, the engine does not.
+
+    A service with ``build:`` is built here, and its ``image:`` (if any) only names
+    the local result: nothing is pulled, so its tag is not a pinning question. The
+    reference must still be valid (the engine refuses to tag an invalid one), and
+    ``pull_policy: always`` does pull it, so that is judged like any image."""
     for name, spec in stack.services.items():
         image = image_name(spec)
         if not image:
             if not spec.get("build"):
                 yield Hit(name, "has neither image nor build", subject="image")
             continue
+        built_here = bool(spec.get("build")) and str(spec.get("pull_policy")) != "always"
         parsed = parse_reference(image)
         if parsed is None:
             if parse_reference(_lower_repository(image)) is not None:
@@ -106,7 +112,7 @@ def pinned_images(stack: Stack) -> Iterator[Hit]:
             yield Hit(name, f"image {image} cannot be pulled: {why}", subject=image)
             continue
         _, tag, digest = parsed
-        if digest:
+        if digest or built_here:
             continue
         if not tag:
             yield Hit(name, f"image {image} has no tag", subject=image)
@@ -240,9 +246,10 @@ def _looks_random(value: str) -> bool:
 )
 def example_env_secrets(stack: Stack) -> Iterator[Hit]:
     """.env.example is committed: a credential-shaped key with a value, or a value that
-    looks like a random token, is a leaked secret. Values are never printed."""
+    looks like a random token, is a leaked secret; a yes/no or true/false switch
+    (``MYSQL_RANDOM_ROOT_PASSWORD=yes``) is not. Values are never printed."""
     for key, value in stack.facts.env_example.items():
-        if (is_credential_key(key) and value) or _looks_random(value):
+        if (is_credential_key(key) and value and not is_switch(value)) or _looks_random(value):
             yield Hit(
                 "", f".env.example gives {key} a secret-looking value", key, source=".env.example"
             )

@@ -3,7 +3,8 @@
 IMG-006 (PRJ-IMAGES) holds the state-owner label to the runtime user; IMG-007 and
 IMG-008 (SEC-SPC-OPT-001) hold capabilities and root to what the image's facts
 record says. IMG-006 and IMG-007 skip a service whose image has no record (IMG-001
-reports it); IMG-008 still judges its ``user:``.
+reports it); IMG-008 still judges its ``user:``, and ``not_judged`` names the rest.
+IMG-009 (SEC-SPC-OPT-001) holds ``user:`` away from the root group.
 """
 
 from __future__ import annotations
@@ -181,6 +182,16 @@ def file_capabilities_granted(stack: Stack) -> Iterator[Hit]:
                     )
 
 
+def not_judged(stack: Stack) -> list[str]:
+    """The services IMG-008 cannot judge: no ``user:`` and no facts record for the
+    image, so whether they run as root is unknown (not passed)."""
+    return [
+        name
+        for name, spec in stack.services.items()
+        if not spec.get("user") and facts_for(stack, spec) is None
+    ]
+
+
 @rule(
     "IMG-008",
     requirement="SEC-SPC-OPT-001",
@@ -209,6 +220,9 @@ def runs_as_root(stack: Stack) -> Iterator[Hit]:
     that switches user (gosu, su-exec, setpriv) without ``SETUID`` and ``SETGID``
     in the effective capability set cannot do it: it fails or stays root, so that
     is reported too. One registry entry can except a service, with an ADR.
+
+    A service that sets no ``user:`` and whose image has no facts record is not
+    judged: whether it runs as root is unknown (IMG-001 asks for the record).
     """
     for name, spec in stack.services.items():
         user = str(spec.get("user") or "")
@@ -232,3 +246,52 @@ def runs_as_root(stack: Stack) -> Iterator[Hit]:
                 f"set user: {facts.user.runtime} instead",
                 subject="user-switch",
             )
+
+
+ROOT_GROUPS = {"0", "root"}
+
+
+def built_for_root_group(owner: str) -> bool:
+    """A non-root uid in group 0: the user of an image made for any uid in group 0.
+    An image without ``USER`` (``0:0``) is root, not built for the root group."""
+    uid, gid = split_owner(owner)
+    return bool(uid) and uid not in ROOT_USERS and gid in ROOT_GROUPS
+
+
+@rule(
+    "IMG-009",
+    requirement="SEC-SPC-OPT-001",
+    severity=Severity.MEDIUM,
+    title="no service runs in the root group",
+    hint="set user: to an unprivileged uid:gid (not group 0), as the image documents it",
+    example="""
+    services:
+      app: {image: "example/app:1.0", user: "1000:root"}
+    """,
+    fixed="""
+    services:
+      app: {image: "example/app:1.0", user: "1000:1000"}
+    """,
+)
+def runs_in_root_group(stack: Stack) -> Iterator[Hit]:
+    """``user: <uid>:0`` or ``<uid>:root`` gives a non-root process the file access
+    of the root group: every file in the image and on its binds that is group-owned
+    by 0 and group-writable. A root uid is IMG-008's finding, not this one.
+
+    Images built to run any uid in group 0 (the OpenShift convention: directories
+    ``g=u`` and owned by group 0) say so in their facts record, whose own user is in
+    group 0 with a non-root uid (``user.default`` or ``user.runtime`` such as
+    ``472:0``; an image without ``USER`` is ``0:0``, which does not count); keeping that
+    group is what the image expects, so it is not reported.
+    """
+    for name, spec in stack.services.items():
+        user = str(spec.get("user") or "")
+        uid, gid = split_owner(user)
+        if uid in ROOT_USERS or gid not in ROOT_GROUPS:
+            continue
+        facts = facts_for(stack, spec)
+        if facts is not None and any(
+            built_for_root_group(owner) for owner in (facts.user.default, facts.user.runtime)
+        ):
+            continue
+        yield Hit(name, f"runs in the root group (user: {user})", subject="root-group")

@@ -224,11 +224,23 @@ def sensitive_mounts(stack: Stack) -> Iterator[Hit]:
         for volume in spec.get("volumes") or []:
             if not isinstance(volume, dict) or volume.get("type") != "bind":
                 continue
-            source = str(volume.get("source") or "").rstrip("/") or "/"
-            if source in SENSITIVE_EXACT or any(
-                source == path or source.startswith(path + "/") for path in SENSITIVE_TREES
-            ):
+            source = bind_source(volume)
+            if is_sensitive_path(source):
                 yield Hit(name, f"mounts sensitive host path {source}", subject=source)
+
+
+def bind_source(volume: Mapping[str, Any]) -> str:
+    """A bind's host path without a trailing slash ("/" for the root)."""
+    return str(volume.get("source") or "").rstrip("/") or "/"
+
+
+def is_under(path: str, tree: str) -> bool:
+    return path == tree or path.startswith(tree.rstrip("/") + "/")
+
+
+def is_sensitive_path(source: str) -> bool:
+    """A host path PRIV-006 forbids outright, read-only or not."""
+    return source in SENSITIVE_EXACT or any(is_under(source, tree) for tree in SENSITIVE_TREES)
 
 
 # Devices that expose host memory, disks or the kernel: reading or writing them is

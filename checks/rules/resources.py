@@ -41,9 +41,10 @@ def _unbounded(value: Any) -> bool:
 def resource_limits(stack: Stack) -> Iterator[Hit]:
     """Every long-running service has memory, CPU and pids *limits*.
 
-    Reservations do not count, and ``0`` means unlimited. One-shot jobs
-    (``restart: "no"`` with a dependant waiting on
-    ``service_completed_successfully``) are exempt.
+    Reservations do not count, and ``0`` means unlimited. One-shot jobs are
+    exempt: a restart policy that lets them exit (none, ``no``, ``on-failure``)
+    and a dependant waiting on ``service_completed_successfully``, or a job's name
+    (``migrate``, ``db-init``, ``createbuckets``) and no published port.
     """
     for name, spec in stack.services.items():
         if is_one_shot_job(stack, name):

@@ -9,11 +9,16 @@ from typing import Any
 
 from checks.finding import Hit, Severity
 from checks.rule import rule
-from checks.rules._shared import environment, is_credential_key
+from checks.rules._as_written import filled_at_run_time, written_environment, written_field
+from checks.rules._shared import environment, is_credential_key, is_switch
 from checks.stack import Stack
 
 REQ = "REQ-SPC-OPT-004"
 SECRETS_DIR = "/run/secrets/"
+# A credential filled from the host environment at run time is not written in any
+# file, but it still lands in the container's environment (``docker inspect``).
+RUN_TIME = Severity.MEDIUM
+RUN_TIME_NOTE = "is filled from the host environment at run time"
 
 
 def mounted_targets(spec: Mapping[str, Any]) -> dict[str, str]:
@@ -53,15 +58,24 @@ def referenced_secrets(spec: Mapping[str, Any]) -> set[str]:
 )
 def credential_values(stack: Stack) -> Iterator[Hit]:
     """A credential-shaped key (``*PASSWORD*``, ``*TOKEN*``, ``*SECRET*``, ``*API_KEY*``, ...)
-    never carries a value in ``environment``, whether written literally, interpolated
-    from ``${VAR}`` or loaded from an ``env_file`` (compose merges those into the
-    model). A ``$$`` escape is still a literal value. Values are never printed.
+    never carries a value in ``environment``. A value written in a compose file
+    (``$$`` escapes and ``${VAR:-default}`` defaults included) or loaded from an
+    ``env_file`` is a literal: critical. A value the files leave to the host
+    environment (``KEY:``, ``KEY`` in list form, ``${VAR}``) is filled at run time:
+    no file holds it, but it still reaches the container's environment, so it is
+    reported at medium. A switch (``yes``/``no``, ``true``/``false``, ``on``/``off``,
+    ``0``/``1``, as in ``MYSQL_RANDOM_ROOT_PASSWORD=yes``) sets a credential feature
+    and is no credential. Values are never printed.
     """
     for name, spec in stack.services.items():
+        written = written_environment(stack, name)
         for key, value in environment(spec).items():
-            if is_credential_key(key) and value not in ("",):
-                how = "inherits a value from the host" if value is None else "carries a value"
-                yield Hit(name, f"environment key {key} {how}", subject=key)
+            if not is_credential_key(key) or value == "" or is_switch(value):
+                continue
+            if key in written and filled_at_run_time(written[key]):
+                yield Hit(name, f"environment key {key} {RUN_TIME_NOTE}", key, RUN_TIME)
+            else:
+                yield Hit(name, f"environment key {key} carries a value", subject=key)
 
 
 @rule(
@@ -272,10 +286,18 @@ def credential_arguments(tokens: list[str]) -> Iterator[str]:
 def _commands(spec: Mapping[str, Any]) -> Iterator[tuple[str, Any]]:
     yield "command", spec.get("command")
     yield "entrypoint", spec.get("entrypoint")
-    test = (spec.get("healthcheck") or {}).get("test")
+    check = spec.get("healthcheck")
+    test = check.get("test") if isinstance(check, Mapping) else None
     if isinstance(test, list) and test[:1] in (["CMD"], ["CMD-SHELL"]):
         test = test[1:]
     yield "healthcheck", test
+
+
+def _written_commands(stack: Stack, name: str) -> dict[str, Any]:
+    """The same fields as the files write them, before variables are filled in."""
+    written = {field: written_field(stack, name, field) for field in ("command", "entrypoint")}
+    written["healthcheck"] = written_field(stack, name, "healthcheck")
+    return dict(_commands(written))
 
 
 @rule(
@@ -308,13 +330,21 @@ def credential_arguments_in_commands(stack: Stack) -> Iterator[Hit]:
     with ``user:password@``. Arguments are visible to anyone who can run
     ``docker inspect`` or ``ps``. Shell strings (``sh -c "..."``) are split into words.
     References resolved at run time (``$$VAR``, ``$$(cat /run/secrets/x)``) and paths
-    under /run/secrets are fine. Values are never printed."""
+    under /run/secrets are fine. A credential compose fills in from the host
+    environment (``--password=${PW}``) is in no file: medium, as for SECRET-001.
+    Values are never printed."""
     for name, spec in stack.services.items():
+        written = _written_commands(stack, name)
         for field, arguments in _commands(spec):
+            in_file = set(credential_arguments(argument_tokens(written.get(field))))
             for option in dict.fromkeys(credential_arguments(argument_tokens(arguments))):
-                yield Hit(
-                    name, f"{field} passes a credential literally ({option})", f"{field}:{option}"
-                )
+                subject = f"{field}:{option}"
+                if written.get(field) is not None and option not in in_file:
+                    yield Hit(
+                        name, f"{field} passes a credential that {RUN_TIME_NOTE}", subject, RUN_TIME
+                    )
+                else:
+                    yield Hit(name, f"{field} passes a credential literally ({option})", subject)
 
 
 @rule(
@@ -346,8 +376,21 @@ def credential_arguments_in_commands(stack: Stack) -> Iterator[Hit]:
 def connection_string_passwords(stack: Stack) -> Iterator[Hit]:
     """An ``environment`` value of any key holds no ``scheme://user:password@host`` with a
     literal password (SECRET-001 already covers credential-shaped keys). A password
-    made only of references resolved at run time is fine. Values are never printed."""
+    made only of references resolved at run time is fine; one compose fills in from
+    the host environment (``user:${PW}@``) is in no file: medium, as for SECRET-001.
+    Values are never printed."""
     for name, spec in stack.services.items():
+        written = written_environment(stack, name)
         for key, value in environment(spec).items():
-            if value and not is_credential_key(key) and url_with_password(value):
+            if not value or is_credential_key(key) or not url_with_password(value):
+                continue
+            as_written = written.get(key)
+            if key in written and not (as_written and url_with_password(as_written)):
+                yield Hit(
+                    name,
+                    f"environment key {key} has a password that {RUN_TIME_NOTE}",
+                    key,
+                    RUN_TIME,
+                )
+            else:
                 yield Hit(name, f"environment key {key} embeds a password in a URL", subject=key)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -19,37 +20,98 @@ from checks.rules._shared import environment, healthcheck_test, words_of
 from checks.service_images import facts_for
 from checks.stack import Stack
 
-URL_RE = re.compile(r"\b([a-z][a-z0-9+.-]*)://([A-Za-z0-9_.-]+)(?::(\d+))?(/[^\s\"'`,;)]*)?")
+# scheme://[user[:password]@]host[:port][/path]: the userinfo is skipped, never read as the host.
+URL_RE = re.compile(
+    r"\b([a-z][a-z0-9+.-]*)://(?:[^\s/@\"'`]*@)?([A-Za-z0-9_.-]+)(?::(\d+))?(/[^\s\"'`,;)]*)?"
+)
 DEFAULT_PORTS = {"http": 80, "https": 443}
 LOCAL_HOSTS = {"localhost", "127.0.0.1", "0.0.0.0"}
 LISTEN_RE = re.compile(r"(?:0\.0\.0\.0|\[::\]|::)?:(\d{2,5})")
-NON_NETWORK_SCHEMES = {"file", "static", "unix", "data"}
 HEALTH_PORT_RE = re.compile(r"(?:127\.0\.0\.1|localhost|0\.0\.0\.0)[:/](?:tcp/)?(\d+)")
+# Schemes whose "host" is not a network service: a bucket or container of an object
+# store, a path, something in the process, an image or a secret in a secret store.
+NON_NETWORK_SCHEMES = frozenset(
+    {
+        # object stores: s3://<bucket>/<key>, gs://<bucket>, az://<container>, ...
+        *("s3", "s3a", "s3n", "gs", "gcs", "az", "azure", "abfs", "abfss", "wasb", "wasbs"),
+        *("adl", "oss", "cos", "r2", "b2", "swift", "hf"),
+        # files, sockets and data inside the container
+        *("file", "static", "unix", "data", "local", "fs", "filesystem", "blob", "jar"),
+        *("classpath", "sqlite", "sqlite3", "memory", "mem", "inmemory"),
+        # in-process backends (caches, mailers, queues for development)
+        *("dummy", "locmem", "null", "noop", "console", "stdout", "stderr"),
+        # images and secrets named by reference
+        *("docker", "oci", "docker-archive", "oci-archive", "containers-storage"),
+        *("env", "vault", "op", "secret", "secrets", "ssm", "sops"),
+    }
+)
+# Schemes that always name a network service, so a plain host that is no service is
+# a broken reference even without a port. Any other scheme needs an explicit port.
+NETWORK_SCHEMES = frozenset(
+    {
+        *("http", "https", "ws", "wss", "grpc", "grpcs", "h2c", "tcp", "udp", "tls"),
+        *("postgres", "postgresql", "mysql", "mariadb", "mongodb", "redis", "rediss"),
+        *("valkey", "memcached", "amqp", "amqps", "mqtt", "mqtts", "nats", "kafka"),
+        *("ldap", "ldaps", "smtp", "smtps", "imap", "imaps", "ftp", "sftp", "ssh"),
+        *("clickhouse", "cassandra", "neo4j", "bolt", "influxdb", "opensearch"),
+    }
+)
 
 
-def listening_ports(spec: Mapping[str, Any], facts: ImageFacts | None) -> tuple[set[int], bool]:
-    """Ports a service is known to listen on, and whether that list can be trusted as
-    complete: the record's ports, ``expose``, published targets and listen addresses
-    (``:9001``, ``0.0.0.0:4180``) count; a healthcheck's port alone does not, since a
-    probe often uses a management port next to the main one."""
-    ports = {p.port for p in facts.ports} if facts else set()
+@dataclass(frozen=True)
+class Listening:
+    """What a service is known to listen on, inside the network (container ports).
+
+    ``complete`` says the list is declared (a facts record or ``expose``), so a port
+    missing from it is a finding. Published targets, listen addresses and the
+    service's own healthcheck confirm ports without making the list complete: a
+    service publishes what people open, and a listen address may name a second
+    listener (MinIO's ``--console-address :9001`` beside its API on 9000).
+    ``host_ports`` maps each published host port to its container port, to name the
+    usual mistake of reaching a service on the port the host sees.
+    """
+
+    ports: frozenset[int]
+    complete: bool
+    host_ports: Mapping[int, int]
+
+
+def listening_ports(spec: Mapping[str, Any], facts: ImageFacts | None) -> Listening:
+    """Ports a service listens on: its record's ``ports`` and ``expose`` form the
+    declared list; published targets, listen addresses (``:9001``,
+    ``0.0.0.0:4180``) in its environment or command and healthcheck ports only add
+    to it."""
+    declared = {p.port for p in facts.ports} if facts else set()
     for item in words_of(spec, "expose"):
         text = str(item).split("/")[0]
         if text.isdigit():
-            ports.add(int(text))
+            declared.add(int(text))
+    confirmed: set[int] = set()
+    for value in [*environment(spec).values(), *words_of(spec, "command")]:
+        match = LISTEN_RE.fullmatch(str(value or ""))
+        if match:
+            confirmed.add(int(match.group(1)))
+    host_ports: dict[int, int] = {}
     for item in spec.get("ports") or []:
         target = item.get("target") if isinstance(item, Mapping) else None
         if isinstance(target, int):
-            ports.add(target)
-    values = [*environment(spec).values(), *words_of(spec, "command")]
-    for value in values:
-        match = LISTEN_RE.fullmatch(str(value or ""))
-        if match:
-            ports.add(int(match.group(1)))
-    judgeable = bool(ports)
+            confirmed.add(target)
+            published = str(item.get("published") or "")
+            if published.isdigit():
+                host_ports[int(published)] = target
     for part in healthcheck_test(spec)[1:]:
-        ports.update(int(p) for p in HEALTH_PORT_RE.findall(part))
-    return ports, judgeable
+        confirmed.update(int(p) for p in HEALTH_PORT_RE.findall(part))
+    return Listening(frozenset(declared | confirmed), bool(declared), host_ports)
+
+
+def names_a_network_service(scheme: str, port: str | None) -> bool:
+    """Whether ``scheme://host`` names a host on the network: never for an object
+    store, a file or an in-process backend (``s3://<bucket>``); always for a known
+    network protocol; for any other scheme only with an explicit port."""
+    parts = scheme.split("+")  # postgresql+asyncpg, git+file, redis+sentinel
+    if any(part in NON_NETWORK_SCHEMES for part in parts):
+        return False
+    return parts[0] in NETWORK_SCHEMES or port is not None
 
 
 def service_texts(stack: Stack, spec: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
@@ -95,13 +157,21 @@ def service_texts(stack: Stack, spec: Mapping[str, Any]) -> Iterator[tuple[str, 
 )
 def service_urls(stack: Stack) -> Iterator[Hit]:
     """A URL in a service's environment, command or mounted config whose host is a
-    plain name (no dot) must name a service of the stack (judged on the model with
-    every profile enabled, since gateways may point at disabled profiles), and its
-    port must be one that service listens on: from its record's ``ports``,
-    ``expose``, published targets, listen addresses in its environment or command
-    (``:9001``), or its own healthcheck. A healthcheck port alone is not enough to
-    judge (probes often use a management port); ``http``/``https`` without a port
-    mean 80/443.
+    plain name (no dot; a ``user:password@`` before it is not the host) must name a
+    service of the stack (judged on the model with every profile enabled, since
+    gateways may point at disabled profiles), and its port must be one that service
+    listens on inside the network.
+
+    Only URLs that name a network service count: an object-store bucket
+    (``s3://<bucket>``, ``gs://``, ``az://``), a file, a socket or an in-process
+    backend is no host; a scheme that is not a known network protocol counts only
+    with an explicit port. The ports a service listens on are declared by its
+    record's ``ports`` or its ``expose``; its published targets, listen addresses
+    in its environment or command (``:9001``) and its own healthcheck confirm a
+    port but do not complete the list, since a service publishes only what people
+    open and may listen twice. Without a declared list a port is judged only when
+    it is a published *host* port (containers reach the container port).
+    ``http``/``https`` without a port mean 80/443.
     """
     services = stack.services
     for name, spec in services.items():
@@ -113,7 +183,7 @@ def service_urls(stack: Stack) -> Iterator[Hit]:
                     or host in LOCAL_HOSTS
                     or host == name
                     or host.isdigit()
-                    or scheme in NON_NETWORK_SCHEMES
+                    or not names_a_network_service(scheme, port_text)
                 ):
                     continue
                 target = services.get(host)
@@ -126,9 +196,21 @@ def service_urls(stack: Stack) -> Iterator[Hit]:
                         )
                     continue
                 port = int(port_text) if port_text else DEFAULT_PORTS.get(scheme)
-                known, judgeable = listening_ports(target, facts_for(stack, target))
-                if port is not None and judgeable and port not in known:
-                    listens = ", ".join(str(p) for p in sorted(known))
+                if port is None:
+                    continue
+                listening = listening_ports(target, facts_for(stack, target))
+                if port in listening.ports:
+                    continue
+                inside = listening.host_ports.get(port)
+                if inside is not None:
+                    yield Hit(
+                        name,
+                        f"{where} points at {host}:{port}, the port {host} is published on "
+                        f"the host; other services reach it on {inside}",
+                        subject=f"{where}:{host}:{port}",
+                    )
+                elif listening.complete:
+                    listens = ", ".join(str(p) for p in sorted(listening.ports))
                     yield Hit(
                         name,
                         f"{where} points at {host}:{port}, but {host} listens on {listens}",
