@@ -8,11 +8,11 @@ rules only decide how far the port reaches.
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from checks.addresses import is_loopback
 from checks.finding import Hit, Severity
 from checks.rule import rule
 from checks.rules._shared import environment, words_of
@@ -129,16 +129,6 @@ def switched_off(spec: Mapping[str, Any], switches: tuple[Switch, ...]) -> Itera
         yield switch
 
 
-def _loopback(host_ip: str) -> bool:
-    address = host_ip.strip().strip("[]")
-    if address == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(address).is_loopback
-    except ValueError:
-        return False
-
-
 def reach(spec: Mapping[str, Any]) -> Reach:
     """How far a service's ports reach: published on a non-loopback address
     ("network"), only on loopback ("loopback"), or not published ("internal")."""
@@ -146,7 +136,7 @@ def reach(spec: Mapping[str, Any]) -> Reach:
     for port in spec.get("ports") or []:
         if not isinstance(port, Mapping) or not port.get("published"):
             continue
-        if not _loopback(str(port.get("host_ip") or "0.0.0.0")):
+        if not is_loopback(str(port.get("host_ip") or "0.0.0.0")):
             return "network"
         found = "loopback"
     return found
