@@ -22,6 +22,7 @@ from checks.compose_files import (
 )
 from checks.conventions import STATE_VARIABLE, default_compose_file
 from checks.image_facts import FACTS_DIR, ImageCatalogue, parse_catalogue
+from checks.locate import Locator
 
 # `${VAR}`, `${VAR:-x}`, `${VAR:?msg}` and `$VAR`, but not the `$$` escape.
 VARIABLE_RE = re.compile(r"(?<!\$)\$(?:\{([A-Za-z_][A-Za-z0-9_]*)|([A-Za-z_][A-Za-z0-9_]*))")
@@ -96,6 +97,9 @@ class ProjectFacts:
     images: ImageCatalogue = field(default_factory=ImageCatalogue)  # image reference -> facts
     directory: str = ""  # the project's absolute path, to map bind sources to config files
     config_files: Mapping[str, str] = field(default_factory=dict)  # infra config path -> text
+    # path -> lines of its keys: from the parse that read the file, else parsed once when
+    # first asked (facts built from texts); one parse per file however many lookups.
+    locators: dict[str, Locator] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def state_root(self) -> str:
@@ -103,6 +107,13 @@ class ProjectFacts:
 
     def source(self, service: str) -> tuple[str, int]:
         return self.sources.get(service, (self.root_name, 1))
+
+    def key_line(self, file: str, path: Sequence[str]) -> tuple[int, int]:
+        """``(line, depth)`` of the key ``path`` in ``file`` (see ``Locator.line``)."""
+        locator = self.locators.get(file)
+        if locator is None:
+            locator = self.locators[file] = Locator.parse(self.texts.get(file, ""))
+        return locator.line(path)
 
     @classmethod
     def read(cls, project_dir: Path, files: Sequence[str] = ()) -> ProjectFacts:
@@ -150,6 +161,7 @@ class ProjectFacts:
             given=tuple(given),
             loaded=tuple(reader.order),
             texts=reader.texts,
+            locators=reader.locators,
             declarations={name: tuple(places) for name, places in reader.declarations.items()},
             images=read_image_facts(project_dir),
             directory=project_dir.resolve().as_posix(),
