@@ -100,6 +100,10 @@ class ProjectFacts:
     # path -> lines of its keys: from the parse that read the file, else parsed once when
     # first asked (facts built from texts); one parse per file however many lookups.
     locators: dict[str, Locator] = field(default_factory=dict, compare=False, repr=False)
+    # path -> variable -> the first line using it; gathered once per file when first asked.
+    variable_lines: dict[str, dict[str, int]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
     @property
     def state_root(self) -> str:
@@ -114,6 +118,16 @@ class ProjectFacts:
         if locator is None:
             locator = self.locators[file] = Locator.parse(self.texts.get(file, ""))
         return locator.line(path)
+
+    def variable_line(self, file: str, variable: str) -> int:
+        """The first line of ``file`` that uses ``${variable}`` or ``$variable`` (1: none)."""
+        lines = self.variable_lines.get(file)
+        if lines is None:
+            lines = self.variable_lines[file] = {}
+            for number, content in enumerate(self.texts.get(file, "").splitlines(), 1):
+                for match in VARIABLE_RE.finditer(content):
+                    lines.setdefault(match.group(1) or match.group(2), number)
+        return lines.get(variable, 1)
 
     @classmethod
     def read(cls, project_dir: Path, files: Sequence[str] = ()) -> ProjectFacts:

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 from checks.catalogue import info as rule_info
 from checks.finding import Finding
-from checks.stack import VARIABLE_RE, ProjectFacts
+from checks.stack import ProjectFacts
 
 # `time="..." level=warning msg="..."` (no TTY) and `WARN[0000] ...` (TTY) forms.
 _LOGFMT_RE = re.compile(r'^time="[^"]*"\s+level=(?P<level>\w+)\s+msg="(?P<msg>.*)"\s*$')
@@ -135,10 +135,7 @@ def _project_file(facts: ProjectFacts, path: str) -> str:
 
 def _variable_place(facts: ProjectFacts, variable: str) -> tuple[str, int]:
     file = facts.variables.get(variable, facts.root_name)
-    for number, content in enumerate(facts.texts.get(file, "").splitlines(), 1):
-        if any((m.group(1) or m.group(2)) == variable for m in VARIABLE_RE.finditer(content)):
-            return file, number
-    return file, 1
+    return file, facts.variable_line(file, variable)
 
 
 def classify(line: str, facts: ProjectFacts) -> Finding | None:
