@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -199,3 +200,19 @@ class Stack:
     def services(self) -> Mapping[str, Any]:
         services: Mapping[str, Any] = self.model.get("services") or {}
         return services
+
+    @cached_property
+    def awaited_to_complete(self) -> frozenset[str]:
+        """Services some service waits for with ``service_completed_successfully``.
+
+        Gathered once per stack: asking every service in turn would cost the
+        square of the services.
+        """
+        return frozenset(
+            name
+            for spec in self.services.values()
+            if isinstance(spec, Mapping) and isinstance(spec.get("depends_on"), Mapping)
+            for name, condition in spec["depends_on"].items()
+            if isinstance(condition, Mapping)
+            and condition.get("condition") == "service_completed_successfully"
+        )

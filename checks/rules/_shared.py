@@ -25,13 +25,7 @@ def is_one_shot_job(stack: Stack, name: str) -> bool:
     spec = stack.services.get(name) or {}
     if str(spec.get("restart", "no")) not in {"no", "False", "false"}:
         return False
-    for other in stack.services.values():
-        condition = (other.get("depends_on") or {}).get(name)
-        if isinstance(condition, Mapping) and (
-            condition.get("condition") == "service_completed_successfully"
-        ):
-            return True
-    return False
+    return name in stack.awaited_to_complete
 
 
 def environment(spec: Mapping[str, Any]) -> dict[str, str | None]:
