@@ -1,63 +1,129 @@
 """Find the line of a key path (``services.app.deploy.labels``) in a raw compose file.
 
-YAML nodes carry their position, so this walks the composed node tree rather than
-searching text. A path step that is not found stops the walk: the caller gets the
-line of the deepest step that exists.
+YAML nodes carry their position, so lines come from the composed node tree rather
+than from searching text. A path step that is not found stops the walk: the caller
+gets the line of the deepest step that exists.
+
+A file is composed once (libyaml when PyYAML has it) into a ``Locator``: an index
+of the tree holding only what a lookup needs (each mapping's keys with their lines,
+each list's items), so a lookup costs its path's length, not a parse of the file.
+Locating every service and warning of a file of N services is linear in N.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TypeAlias
 
 import yaml
 
+# libyaml's safe loader when PyYAML has it: it composes a file ten times faster.
+SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
-def _child(node: yaml.Node, step: str) -> tuple[yaml.Node, yaml.Node] | None:
-    """The node under ``step``: a mapping key, or a list item naming ``step``.
+# What a lookup walks into: a mapping's keys (first occurrence wins) with the line of
+# the key and what is under it; a list's items (line, scalar text or None, the
+# ``source``/``target`` values of a mapping item, what is under the item); None for
+# a scalar, which has nothing under it.
+_Tree: TypeAlias = "dict[str, tuple[int, _Tree]] | list[_Item] | None"
+_Item: TypeAlias = "tuple[int, str | None, tuple[str, ...], _Tree]"
+
+
+class Locator:
+    """Lines of key paths in one compose file, from one parse of it."""
+
+    __slots__ = ("_root",)
+
+    def __init__(self, root: yaml.Node | None) -> None:
+        """Index ``root`` (the file's composed tree); the tree itself is not kept."""
+        self._root = _index(root) if root is not None else None
+
+    @classmethod
+    def parse(cls, text: str) -> Locator:
+        """A locator of ``text``; text that is not YAML (or nests deeper than Python
+        recurses, without libyaml) locates nothing."""
+        loader = SAFE_LOADER(text)
+        try:
+            return cls(loader.get_single_node())
+        except (yaml.YAMLError, RecursionError):
+            return cls(None)
+        finally:
+            loader.dispose()
+
+    def line(self, path: Sequence[str]) -> tuple[int, int]:
+        """``(line, depth)``: the 1-based line of the deepest step of ``path`` found, and
+        how many steps were found (0 when not even the first one is there, or the text
+        is not YAML)."""
+        tree, line, depth = self._root, 1, 0
+        for step in path:
+            found = _child(tree, step)
+            if found is None:
+                break
+            line, tree = found
+            depth += 1
+        return line, depth
+
+
+def _child(tree: _Tree, step: str) -> tuple[int, _Tree] | None:
+    """The line of ``step`` under ``tree`` and what is under it: a mapping key, or a
+    list item naming ``step``.
 
     A list item matches when it is the scalar ``step`` (``secrets: [db]``), a
     mapping whose ``source``/``target`` is ``step`` (long syntax), or a short
-    ``ports`` string whose container side starts with ``step``'s port number.
-    Returns the node to report (a mapping entry's key) and the node to walk into.
+    ``ports`` string whose container side starts with ``step``'s port number; the
+    first matching item wins, and its own line is reported.
     """
-    if isinstance(node, yaml.MappingNode):
-        for key, value in node.value:
-            if isinstance(key, yaml.ScalarNode) and str(key.value) == step:
-                return key, value
-    if isinstance(node, yaml.SequenceNode):
+    if isinstance(tree, dict):
+        return tree.get(step)
+    if isinstance(tree, list):
         port = step.split("/")[0]
-        for item in node.value:
-            if isinstance(item, yaml.ScalarNode) and (
-                item.value == step or item.value.split("/")[0].rsplit(":", 1)[-1] == port
-            ):
-                return item, item
-            if isinstance(item, yaml.MappingNode):
-                for key, value in item.value:
-                    if (
-                        isinstance(key, yaml.ScalarNode)
-                        and key.value in {"source", "target"}
-                        and isinstance(value, yaml.ScalarNode)
-                        and str(value.value) in {step, port}
-                    ):
-                        return item, item
+        for line, scalar, references, under in tree:
+            if scalar is not None:
+                if scalar == step or scalar.split("/")[0].rsplit(":", 1)[-1] == port:
+                    return line, under
+            elif step in references or port in references:
+                return line, under
     return None
 
 
-def key_line(text: str, path: Sequence[str]) -> tuple[int, int]:
-    """``(line, depth)``: the 1-based line of the deepest step of ``path`` found, and how
-    many steps were found (0 when not even the first one is there, or the text is not
-    YAML)."""
-    try:
-        node: yaml.Node | None = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError:
-        return 1, 0
-    line, depth = 1, 0
-    for step in path:
-        if node is None:
-            break
-        found = _child(node, step)
-        if found is None:
-            break
-        where, node = found
-        line, depth = where.start_mark.line + 1, depth + 1
-    return line, depth
+def _index(root: yaml.Node) -> _Tree:
+    """The lookup index of a node tree, built without recursion (any depth) and once
+    per node (an alias shares its anchor's index, so alias bombs stay small)."""
+    built: dict[int, _Tree] = {}
+    pending: list[tuple[yaml.Node, _Tree]] = []
+
+    def shell(node: yaml.Node) -> _Tree:
+        if id(node) in built:
+            return built[id(node)]
+        made: _Tree
+        if isinstance(node, yaml.MappingNode):
+            made = {}
+        elif isinstance(node, yaml.SequenceNode):
+            made = []
+        else:
+            return None
+        built[id(node)] = made
+        pending.append((node, made))
+        return made
+
+    top = shell(root)
+    while pending:
+        node, made = pending.pop()
+        if isinstance(made, dict):
+            for key, value in node.value:
+                if isinstance(key, yaml.ScalarNode) and str(key.value) not in made:
+                    made[str(key.value)] = (key.start_mark.line + 1, shell(value))
+        elif isinstance(made, list):
+            for item in node.value:
+                line = item.start_mark.line + 1
+                if isinstance(item, yaml.ScalarNode):
+                    made.append((line, item.value, (), None))
+                elif isinstance(item, yaml.MappingNode):
+                    references = tuple(
+                        str(value.value)
+                        for key, value in item.value
+                        if isinstance(key, yaml.ScalarNode)
+                        and key.value in {"source", "target"}
+                        and isinstance(value, yaml.ScalarNode)
+                    )
+                    made.append((line, None, references, shell(item)))
+    return top

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from checks.compose_files import (
 )
 from checks.conventions import STATE_VARIABLE, default_compose_file
 from checks.image_facts import FACTS_DIR, ImageCatalogue, parse_catalogue
+from checks.locate import Locator
 
 # `${VAR}`, `${VAR:-x}`, `${VAR:?msg}` and `$VAR`, but not the `$$` escape.
 VARIABLE_RE = re.compile(r"(?<!\$)\$(?:\{([A-Za-z_][A-Za-z0-9_]*)|([A-Za-z_][A-Za-z0-9_]*))")
@@ -96,6 +98,13 @@ class ProjectFacts:
     images: ImageCatalogue = field(default_factory=ImageCatalogue)  # image reference -> facts
     directory: str = ""  # the project's absolute path, to map bind sources to config files
     config_files: Mapping[str, str] = field(default_factory=dict)  # infra config path -> text
+    # path -> lines of its keys: from the parse that read the file, else parsed once when
+    # first asked (facts built from texts); one parse per file however many lookups.
+    locators: dict[str, Locator] = field(default_factory=dict, compare=False, repr=False)
+    # path -> variable -> the first line using it; gathered once per file when first asked.
+    variable_lines: dict[str, dict[str, int]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
     @property
     def state_root(self) -> str:
@@ -103,6 +112,23 @@ class ProjectFacts:
 
     def source(self, service: str) -> tuple[str, int]:
         return self.sources.get(service, (self.root_name, 1))
+
+    def key_line(self, file: str, path: Sequence[str]) -> tuple[int, int]:
+        """``(line, depth)`` of the key ``path`` in ``file`` (see ``Locator.line``)."""
+        locator = self.locators.get(file)
+        if locator is None:
+            locator = self.locators[file] = Locator.parse(self.texts.get(file, ""))
+        return locator.line(path)
+
+    def variable_line(self, file: str, variable: str) -> int:
+        """The first line of ``file`` that uses ``${variable}`` or ``$variable`` (1: none)."""
+        lines = self.variable_lines.get(file)
+        if lines is None:
+            lines = self.variable_lines[file] = {}
+            for number, content in enumerate(self.texts.get(file, "").splitlines(), 1):
+                for match in VARIABLE_RE.finditer(content):
+                    lines.setdefault(match.group(1) or match.group(2), number)
+        return lines.get(variable, 1)
 
     @classmethod
     def read(cls, project_dir: Path, files: Sequence[str] = ()) -> ProjectFacts:
@@ -150,6 +176,7 @@ class ProjectFacts:
             given=tuple(given),
             loaded=tuple(reader.order),
             texts=reader.texts,
+            locators=reader.locators,
             declarations={name: tuple(places) for name, places in reader.declarations.items()},
             images=read_image_facts(project_dir),
             directory=project_dir.resolve().as_posix(),
@@ -173,3 +200,19 @@ class Stack:
     def services(self) -> Mapping[str, Any]:
         services: Mapping[str, Any] = self.model.get("services") or {}
         return services
+
+    @cached_property
+    def awaited_to_complete(self) -> frozenset[str]:
+        """Services some service waits for with ``service_completed_successfully``.
+
+        Gathered once per stack: asking every service in turn would cost the
+        square of the services.
+        """
+        return frozenset(
+            name
+            for spec in self.services.values()
+            if isinstance(spec, Mapping) and isinstance(spec.get("depends_on"), Mapping)
+            for name, condition in spec["depends_on"].items()
+            if isinstance(condition, Mapping)
+            and condition.get("condition") == "service_completed_successfully"
+        )

@@ -31,8 +31,7 @@ from dataclasses import dataclass
 
 from checks.catalogue import info as rule_info
 from checks.finding import Finding
-from checks.locate import key_line
-from checks.stack import VARIABLE_RE, ProjectFacts
+from checks.stack import ProjectFacts
 
 # `time="..." level=warning msg="..."` (no TTY) and `WARN[0000] ...` (TTY) forms.
 _LOGFMT_RE = re.compile(r'^time="[^"]*"\s+level=(?P<level>\w+)\s+msg="(?P<msg>.*)"\s*$')
@@ -81,7 +80,7 @@ def _service_places(
         if (file, service) in seen:
             continue
         seen.add((file, service))
-        line, depth = key_line(facts.texts.get(file, ""), ["services", service, *steps])
+        line, depth = facts.key_line(file, ["services", service, *steps])
         yield _Place(file, line, depth)
         spec = ((facts.documents.get(file) or {}).get("services") or {}).get(service)
         extends = spec.get("extends") if isinstance(spec, Mapping) else None
@@ -93,7 +92,7 @@ def _service_places(
             if target is None:
                 yield from _service_places(facts, template, steps, seen)
             else:
-                line, depth = key_line(facts.texts.get(target, ""), ["services", template, *steps])
+                line, depth = facts.key_line(target, ["services", template, *steps])
                 yield _Place(target, line, depth)
 
 
@@ -121,10 +120,7 @@ def locate(facts: ProjectFacts, service: str, key: str) -> tuple[str, int]:
         if best is None or best.depth < 2:
             return facts.source(service)
         return best.file, best.line
-    found = [
-        _Place(file, *key_line(facts.texts.get(file, ""), steps))
-        for file in [*facts.loaded, *facts.texts]
-    ]
+    found = [_Place(file, *facts.key_line(file, steps)) for file in [*facts.loaded, *facts.texts]]
     best = max(found, key=lambda p: p.depth, default=None)
     if best is None or best.depth == 0:
         return facts.root_name, 1
@@ -139,10 +135,7 @@ def _project_file(facts: ProjectFacts, path: str) -> str:
 
 def _variable_place(facts: ProjectFacts, variable: str) -> tuple[str, int]:
     file = facts.variables.get(variable, facts.root_name)
-    for number, content in enumerate(facts.texts.get(file, "").splitlines(), 1):
-        if any((m.group(1) or m.group(2)) == variable for m in VARIABLE_RE.finditer(content)):
-            return file, number
-    return file, 1
+    return file, facts.variable_line(file, variable)
 
 
 def classify(line: str, facts: ProjectFacts) -> Finding | None:
@@ -173,7 +166,7 @@ def classify(line: str, facts: ProjectFacts) -> Finding | None:
         )
     if match := _VERSION_RE.match(text):
         source = _project_file(facts, match["file"])
-        number, _ = key_line(facts.texts.get(source, ""), ["version"])
+        number, _ = facts.key_line(source, ["version"])
         message = f"{source}: the top-level version: key is obsolete and ignored"
         return rule_info("COMPOSE-002").finding(
             "", message, source=source, line=number, subject=f"version:{source}"

@@ -78,13 +78,8 @@ def is_one_shot_job(stack: Stack, name: str) -> bool:
     spec = stack.services.get(name)
     if not isinstance(spec, Mapping) or restart_policy(spec) not in ONE_SHOT_RESTARTS:
         return False
-    for other in stack.services.values():
-        depends = other.get("depends_on") if isinstance(other, Mapping) else None
-        condition = depends.get(name) if isinstance(depends, Mapping) else None
-        if isinstance(condition, Mapping) and (
-            condition.get("condition") == "service_completed_successfully"
-        ):
-            return True
+    if name in stack.awaited_to_complete:
+        return True
     words = set(re.split(r"[-_.]+", name.lower()))
     return bool(words & JOB_NAME_WORDS) and not spec.get("ports")
 
