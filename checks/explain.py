@@ -6,8 +6,8 @@ import difflib
 import textwrap
 
 from checks.catalogue import rule_catalogue
-from checks.fixes import FIXES
 from checks.explain_examples import FACTS_KEY
+from checks.fixes import FIXES
 
 # An example may state the image facts it assumes under FACTS_KEY; they are shown
 # apart, as what infra/image-facts/ would hold.

@@ -64,7 +64,10 @@ def _rule_section(info: RuleInfo, checked_by: list[str]) -> list[str]:
             lines += ["", f"{heading}:", "", "```yaml", snippet, "```"]
     lines += ["", f"Fix: {info.hint}"]
     if info.fixable:
-        lines += ["", f"Fixable: `stackctl fix` can {FIXES[info.id]}, and proves it with a new check."]
+        lines += [
+            "",
+            f"Fixable: `stackctl fix` can {FIXES[info.id]}, and proves it with a new check.",
+        ]
     return lines
 
 

@@ -38,8 +38,11 @@ class FixOptions:
 def _rule_ids(raw: opt.Raw, name: str) -> set[str]:
     from checks.fixes import FIXES
 
-    given = {part.strip().upper() for value in opt.values(raw, name) for part in value.split(",")}
+    written = opt.values(raw, name)
+    given = {part.strip().upper() for value in written for part in value.split(",")}
     given.discard("")
+    if written and not given:
+        raise UsageError(f"--{name} {written[0]!r} names no rule", hint="name one, e.g. PRIV-001")
     unknown = sorted(given - set(FIXES))
     if unknown:
         raise UsageError(
