@@ -77,6 +77,9 @@ FIXES: dict[str, str] = {
     **{rule_id: value.summary for rule_id, value in SERVICE_VALUES.items()},
     "HYG-002": 'bind the published port to 127.0.0.1 ("127.0.0.1:<host>:<container>")',
     "COMPOSE-002": "delete the obsolete top-level version: key",
+    "RES-001": "extend the smallest size template of the platform (small, medium, large) "
+    "instead of the template the service extends",
+    "LOG-001": "make the service extend the platform's Loki logging template",
 }
 LOOPBACK = "127.0.0.1"
 
@@ -288,13 +291,22 @@ def service_mapping(root: Node, service: str) -> MappingNode:
 
 
 def add_entry(
-    text: str, root: Node, mapping: MappingNode, key: str, value: str | bool, *, item: bool
+    text: str,
+    root: Node,
+    mapping: MappingNode,
+    key: str,
+    value: str | bool,
+    *,
+    item: bool,
+    flow: str = "",
 ) -> TextEdit:
-    """Write ``key: value`` (a list of that one item with ``item``) as the last entry of
-    ``mapping``, in the mapping's own style and the file's list indentation."""
+    """Write ``key: value`` (a list of that one item with ``item``; ``flow``, already YAML,
+    as it is) as the last entry of ``mapping``, in the mapping's own style and the
+    file's list indentation."""
     nl = _newline(text)
     if mapping.flow_style or not mapping.value:
         rendered = f"[{scalar_text(value, flow=True)}]" if item else scalar_text(value, flow=True)
+        rendered = flow or rendered
         if mapping.value:
             cursor = _end(text, mapping.value[-1][1], mapping.value[-1][0].end_mark.index)
             return TextEdit(cursor, cursor, f", {key}: {rendered}")
@@ -304,7 +316,9 @@ def add_entry(
         return TextEdit(opening + 1, opening + 1, f"{key}: {rendered}")
     indent = _column(text, mapping.value[0][0].start_mark.index)
     offset = block_sequence_offset(root, text) if item else None
-    if not item:
+    if flow:
+        line = f"{key}: {flow}"
+    elif not item:
         line = f"{key}: {scalar_text(value)}"
     elif offset is None:
         line = f"{key}: [{scalar_text(value, flow=True)}]"
@@ -359,6 +373,37 @@ def set_service_value(text: str, service: str, fix: ServiceValue) -> TextEdit:
     if value.start_mark.index < key_node.start_mark.index or shared(root, value):
         raise Refused(f"{fix.key} is a YAML anchor other entries reuse")
     return add_item(text, value, str(fix.value))
+
+
+def extend_template(text: str, service: str, file: str, template: str) -> TextEdit:
+    """Make ``services.<service>`` extend ``template`` of ``file`` (relative to this file;
+    "" for this one). Refused when it extends something already."""
+    root = parse(text)
+    mapping = service_mapping(root, service)
+    if entry(mapping, "extends") is not None:
+        raise Refused(f"services.{service} extends another template already")
+    target = (
+        f"{{file: {scalar_text(file, flow=True)}, service: {scalar_text(template, flow=True)}}}"
+    )
+    return add_entry(
+        text, root, mapping, "extends", template, item=False, flow=target if file else ""
+    )
+
+
+def retarget_extends(text: str, service: str, template: str) -> TextEdit:
+    """Make ``services.<service>`` extend ``template`` (same file as before) instead."""
+    root = parse(text)
+    found = entry(service_mapping(root, service), "extends")
+    if found is None:
+        raise Refused(f"services.{service} extends nothing")
+    named = found[1] if isinstance(found[1], ScalarNode) else None
+    if isinstance(found[1], MappingNode):
+        inner = entry(found[1], "service")
+        named = inner[1] if inner is not None and isinstance(inner[1], ScalarNode) else None
+    if named is None or "$" in str(named.value):
+        raise Refused(f"services.{service}'s extends does not name its template plainly")
+    start = named.start_mark.index
+    return TextEdit(start, _end(text, named, start), _like(text, named, template))
 
 
 def _snippet(text: str, key: Node, value: Node) -> str:

@@ -112,8 +112,12 @@ def test_a_value_a_person_wrote_through_a_variable_is_left_with_the_reason(copy_
     project = copy_tree(FIXTURES / "fix" / "dotenv", "dotenv")
     outcome = command("fix", project, (), ".env")
     assert isinstance(outcome, FixOutcome) and outcome.plan is not None
-    (refusal,) = outcome.plan.refusals
-    assert refusal.finding.rule_id == "PRIV-003" and "a person chose it" in refusal.reason
+    (refusal,) = [r for r in outcome.plan.refusals if r.finding.rule_id == "PRIV-003"]
+    assert "a person chose it" in refusal.reason
+    # a project without the platform's templates gets no size or logging offered
+    others = {r.finding.rule_id: r.reason for r in outcome.plan.refusals if r is not refusal}
+    assert others.keys() == {"RES-001", "LOG-001"}
+    assert "no Loki logging template" in others["LOG-001"]
     assert "not fixed: PRIV-003 shop" in outcome.as_table()
 
 
@@ -163,16 +167,36 @@ def test_one_bad_fix_does_not_take_the_good_ones_with_it(
 
 def test_fix_speaks_json_and_check_marks_fixable_findings(copy_tree) -> None:
     project = copy_tree(FIXTURES / "fix" / "included", "included")
-    report = json.loads(format_report(command("fix", project, (), None), "json"))
+    outcome = command("fix", project, (), None, select=["PRIV-002"])
+    report = json.loads(format_report(outcome, "json"))
     (change,) = report["changes"]
     assert change["file"] == "common.yaml" and change["status"] == "proposed"
     assert {f["service"] for f in change["findings"]} == {"api", "worker"}
     assert change["diff"].startswith("--- a/common.yaml\n+++ b/common.yaml\n")
     checked = json.loads(format_report(command("check", project, (), None), "json"))
     fixable = {(f["rule"], f["service"]) for f in checked["findings"] if f["fixable"]}
-    assert fixable == {("PRIV-002", "api"), ("PRIV-002", "worker")}
+    assert fixable == {
+        ("PRIV-002", "api"),
+        ("PRIV-002", "worker"),
+        ("LOG-001", "api"),
+        ("LOG-001", "worker"),
+        ("RES-001", "api"),
+    }
     table = format_report(command("check", project, (), None), "table")
-    assert "fixable" in table and "2 fixable by `stackctl fix`" in table
+    assert "fixable" in table and "7 fixable by `stackctl fix`" in table  # RES-001: 3 limits
+
+
+def test_sizes_and_logging_come_from_the_platform_templates(copy_tree) -> None:
+    project = copy_tree(FIXTURES / "fix" / "included", "included")
+    outcome = command("fix", project, (), None, apply=True, select=["RES-001", "LOG-001"])
+    assert isinstance(outcome, FixOutcome) and outcome.exit_code == 0, outcome.as_table()
+    api = (project / "services/api/compose.yaml").read_text()
+    assert "extends: {file: ../../common.yaml, service: small}" in api  # the smallest size
+    common = (project / "common.yaml").read_text()
+    assert "  base:\n    init: true\n    cap_drop: [ALL]\n    restart: unless-stopped\n" in common
+    assert "restart: unless-stopped\n    extends: logging-loki\n" in common
+    # worker extends job, which no size template extends: nothing to offer, said once
+    assert outcome.as_table().count("not fixed: RES-001 worker: no size template extends") == 1
 
 
 def test_check_sarif_with_fixes_validates(copy_tree, sarif_schema: dict) -> None:

@@ -98,9 +98,11 @@ class FixOutcome(Outcome):
         lines: list[str] = [plan.diff(kept).rstrip("\n")] if kept else []
         for proposal, why in self.proven.refused if self.proven is not None else []:
             lines.append(f"refused and restored: {proposal.description}: {why}")
-        for refusal in plan.refusals:
-            f = refusal.finding
-            lines.append(f"not fixed: {f.rule_id} {f.service or f.source}: {refusal.reason}")
+        refused = (
+            f"not fixed: {r.finding.rule_id} {r.finding.service or r.finding.source}: {r.reason}"
+            for r in plan.refusals
+        )
+        lines += list(dict.fromkeys(refused))  # one line for a service's several subjects
         repaired = sum(len(p.findings) for p in kept)
         files = len({p.file for p in kept})
         if self.applied:

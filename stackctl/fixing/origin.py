@@ -60,7 +60,7 @@ def written(facts: ProjectFacts, place: Place, key: str) -> Any:
     return _spec(facts, place).get(key)
 
 
-def _extended(facts: ProjectFacts, place: Place) -> tuple[Place | None, str]:
+def extended(facts: ProjectFacts, place: Place) -> tuple[Place | None, str]:
     """The template ``place`` extends, or None and why the chain stops here ("" at its end)."""
     extends = _spec(facts, place).get("extends")
     if extends is None:
@@ -94,7 +94,7 @@ def chain_of(facts: ProjectFacts, service: str) -> Chain:
             if not first:
                 templates.add(place)
             first = False
-            place, _ = _extended(facts, place)
+            place, _ = extended(facts, place)
     units = {d.unit for d in declarations}
     if not declarations:
         return Chain(service, tuple(places), frozenset(templates), None, "no file declares it")

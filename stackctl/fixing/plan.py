@@ -42,9 +42,12 @@ from checks.fixes import (
 )
 from checks.stack import ProjectFacts
 from stackctl.fixing.origin import Chain, Place, chains, users, writes, written
+from stackctl.fixing.templates import logging_fix, size_fix
 
 # Root capabilities an entrypoint that switches user (gosu, su-exec) needs to do it.
 SWITCHING = frozenset({"SETUID", "SETGID"})
+# The logging template's value, judged like a value compose overrides (the nearest wins).
+LOGGING = ServiceValue("LOG-001", "logging", "scalar", "loki", frozenset({"logging"}), "")
 
 
 @dataclass(frozen=True)
@@ -299,12 +302,31 @@ class _Builder:
         elif finding.rule_id == "HYG-002":
             for file, edits in _port_edits(context, finding).items():
                 self.add(finding, file, edits, f"{FIXES['HYG-002']} in {file}")
+        elif finding.rule_id in {"RES-001", "LOG-001"}:
+            self.template(finding)
         elif finding.rule_id == "COMPOSE-002":
             if not finding.subject.startswith("version:"):
                 raise Refused("only the obsolete version: key is fixed mechanically")
             file = finding.subject.removeprefix("version:")
             edit = drop_top_level_key(context.text(file), "version")
             self.add(finding, file, [edit], f"{FIXES['COMPOSE-002']} from {file}")
+
+    def template(self, finding: Finding) -> None:
+        context = self.context
+        chain = context.chains.get(finding.service)
+        if chain is None or chain.home is None:
+            raise Refused(chain.why_no_home if chain else "it is not in the rendered model")
+        if finding.rule_id == "RES-001":
+            own = next((p for p in chain.places if p not in chain.templates), chain.home)
+            shared_by = context.users.get(own, set())
+            fix = size_fix(context.facts, chain, shared_by, context.text)
+        else:
+            root = chain.places[-1]
+            blocked = sorted(
+                u for u in context.users.get(root, ()) if _blocks(context, LOGGING, root, u)
+            )
+            fix = logging_fix(context.facts, chain, blocked, context.text)
+        self.add(finding, fix.file, [fix.edit], fix.description)
 
     def proposals(self) -> list[Proposal]:
         return [
