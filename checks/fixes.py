@@ -151,7 +151,7 @@ def parse(text: str) -> Node:
     """The node tree of one compose file, with each node's place in ``text``."""
     try:
         node = YAML(typ="rt").compose(io.StringIO(text))
-    except YAMLError as error:
+    except (YAMLError, RecursionError) as error:
         name = error.__class__.__name__
         raise Refused(f"the file is not YAML this fixer can read ({name})") from None
     if not isinstance(node, MappingNode):
@@ -164,7 +164,7 @@ def comments(text: str) -> Counter[str]:
     found: Counter[str] = Counter()
     try:
         tokens = list(YAML(typ="rt").scan(io.StringIO(text)))
-    except YAMLError:
+    except (YAMLError, RecursionError):
         return found
     for token in tokens:
         for slot in getattr(token, "_comment", None) or ():
@@ -188,21 +188,34 @@ def entry(mapping: Node, key: str) -> tuple[ScalarNode, Node] | None:
     return None
 
 
-def _walk(node: Node) -> Iterator[Node]:
-    """Every node occurrence, aliases included (an alias is the anchored node again)."""
-    yield node
+def _children(node: Node) -> list[Node]:
     if isinstance(node, MappingNode):
-        for key, value in node.value:
-            yield from _walk(key)
-            yield from _walk(value)
-    elif isinstance(node, SequenceNode):
-        for item in node.value:
-            yield from _walk(item)
+        return [part for pair in node.value for part in pair]
+    if isinstance(node, SequenceNode):
+        return list(node.value)
+    return []
+
+
+def _walk(node: Node) -> Iterator[Node]:
+    """Every node once, in document order (an alias's target is not walked again)."""
+    seen: set[int] = set()
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        stack.extend(reversed(_children(current)))
 
 
 def shared(root: Node, node: Node) -> bool:
-    """True when ``node`` is reached more than once: an anchor that aliases reuse."""
-    return sum(1 for seen in _walk(root) if seen is node) > 1
+    """True when ``node`` is reached more than once: an anchor that aliases reuse.
+
+    Each node's children are visited once, so an alias bomb costs its size, not its
+    expansion."""
+    references = sum(1 for seen in _walk(root) for child in _children(seen) if child is node)
+    return references + (node is root) > 1
 
 
 _ALIAS_RE = re.compile(r"\*[^\s,\[\]{}]+")
@@ -220,12 +233,7 @@ def _end(text: str, node: Node, floor: int) -> int:
             end -= 1  # a block scalar's end takes in the blank lines after it
         return end
     cursor = start
-    children: list[Node] = []
-    if isinstance(node, MappingNode):
-        children = [part for pair in node.value for part in pair]
-    elif isinstance(node, SequenceNode):
-        children = list(node.value)
-    for child in children:
+    for child in _children(node):
         cursor = max(cursor, _end(text, child, cursor))
     return cursor
 

@@ -21,6 +21,7 @@ from checks.fixes import (
     lost_comments,
     set_service_value,
 )
+from conftest import FIXTURES
 
 CAP_DROP = SERVICE_VALUES["PRIV-001"]
 NO_NEW_PRIVILEGES = SERVICE_VALUES["PRIV-002"]
@@ -157,3 +158,10 @@ def test_fixable_rules_come_from_the_fix_registry_and_show_in_explain() -> None:
     for rule_id, info in rule_catalogue().items():
         assert info.fixable == (rule_id in FIXES)
         assert ("Fixable: `stackctl fix`" in explain(rule_id)) == info.fixable
+
+
+def test_an_alias_bomb_costs_its_size_not_its_expansion() -> None:
+    text = (FIXTURES / "aliasbomb" / "docker-compose.yml").read_text()
+    after = apply_edits(text, [set_service_value(text, "web", INIT)])
+    assert after == text + "    init: true\n"
+    assert lost_comments(text, after) == []

@@ -369,6 +369,8 @@ def plan_fixes(
             builder.finding(finding)
         except Refused as why:
             builder.refusals.append(Refusal(finding, str(why)))
+        except RecursionError:
+            builder.refusals.append(Refusal(finding, "the file nests too deep to edit safely"))
     proposals = builder.proposals()
     plan = FixPlan(proposals, builder.refusals, dict(context.texts))
     return _drop_unappliable(plan)
