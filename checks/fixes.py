@@ -76,7 +76,8 @@ SERVICE_VALUES: dict[str, ServiceValue] = {
 FIXES: dict[str, str] = {
     **{rule_id: value.summary for rule_id, value in SERVICE_VALUES.items()},
     "HYG-002": 'bind the published port to 127.0.0.1 ("127.0.0.1:<host>:<container>")',
-    "COMPOSE-002": "delete the obsolete top-level version: key",
+    "COMPOSE-002": "delete the obsolete top-level version: key, and write a deprecated "
+    "external: {name: X} as name: X plus external: true",
     "RES-001": "extend the smallest size template of the platform (small, medium, large) "
     "instead of the template the service extends",
     "LOG-001": "make the service extend the platform's Loki logging template",
@@ -433,6 +434,32 @@ def drop_top_level_key(text: str, key: str) -> TextEdit:
     kept = tail.strip() if tail.strip().startswith("#") else ""
     stop = end + len(_newline(text)) if end < len(text) else end
     return TextEdit(start, stop, kept + _newline(text) if kept else "")
+
+
+def name_external(text: str, section: str, name: str) -> list[TextEdit]:
+    """``<section>.<name>.external: {name: X}`` (deprecated) as ``name: X`` + ``external: true``."""
+    root = parse(text)
+    top = entry(root, section)
+    found = entry(top[1], name) if top else None
+    if found is None or not isinstance(found[1], MappingNode):
+        raise Refused(f"{section}.{name} is not a mapping written in this file")
+    resource = found[1]
+    external = entry(resource, "external")
+    inner = entry(external[1], "name") if external else None
+    if external is None or inner is None or not isinstance(inner[1], ScalarNode):
+        raise Refused(f"{section}.{name} has no external.name to move")
+    if shared(root, resource) or shared(root, external[1]):
+        raise Refused(f"{section}.{name} is a YAML anchor other entries reuse")
+    key, value = external
+    start = key.end_mark.index  # right after "external": its colon and value go
+    true = TextEdit(start, _end(text, value, start), ": true")
+    written = text[inner[1].start_mark.index : _end(text, inner[1], inner[1].start_mark.index)]
+    own = entry(resource, "name")
+    if own is not None:
+        if str(own[1].value) != str(inner[1].value):
+            raise Refused(f"{section}.{name} names two different resources")
+        return [true]
+    return [true, add_entry(text, root, resource, "name", "", item=False, flow=written)]
 
 
 # -- ports ---------------------------------------------------------------------------------

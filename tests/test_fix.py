@@ -163,6 +163,7 @@ def test_one_bad_fix_does_not_take_the_good_ones_with_it(
     }
     text = (project / "compose.yaml").read_text()
     assert "init:" not in text and "cap_drop" in text and "version" not in text
+    assert "  edge:\n    external: true   # do not rename\n    name: ops-edge\n" in text
 
 
 def test_fix_speaks_json_and_check_marks_fixable_findings(copy_tree) -> None:
@@ -213,7 +214,7 @@ def test_check_sarif_with_fixes_validates(copy_tree, sarif_schema: dict) -> None
         "HYG-002",
         "COMPOSE-002",
     }
-    (version,) = [r for r in fixed if r["ruleId"] == "COMPOSE-002"]
+    (version,) = [r for r in fixed if "version" in r["message"]["text"]]
     (change,) = version["fixes"][0]["artifactChanges"]
     assert change["artifactLocation"]["uri"] == "compose.yaml"
     (replacement,) = change["replacements"]

@@ -19,6 +19,7 @@ from checks.fixes import (
     drop_top_level_key,
     interpolate,
     lost_comments,
+    name_external,
     set_service_value,
 )
 from conftest import FIXTURES
@@ -105,6 +106,17 @@ def test_the_version_key_goes_and_its_comment_stays() -> None:
     assert after == "# compose v1\n# the stack\nservices:\n  web: {image: x}\n"
     bare = "services:\n  web: {image: x}\nversion: '3'\n"
     assert edited(bare, drop_top_level_key(bare, "version")) == "services:\n  web: {image: x}\n"
+
+
+def test_a_deprecated_external_name_becomes_name_and_external_true() -> None:
+    text = "networks:\n  edge:\n    external:\n      name: ops-edge  # theirs\n  x: {external: {name: y}}\n"
+    after = edited(text, *name_external(text, "networks", "edge"))
+    assert after == (
+        "networks:\n  edge:\n    external: true  # theirs\n    name: ops-edge\n"
+        "  x: {external: {name: y}}\n"
+    )
+    after = edited(text, *name_external(text, "networks", "x"))
+    assert after.endswith("  x: {external: true, name: y}\n")
 
 
 def test_ports_are_bound_to_loopback_in_each_syntax() -> None:

@@ -38,6 +38,7 @@ from checks.fixes import (
     bind_ports_to_loopback,
     changes_of,
     drop_top_level_key,
+    name_external,
     set_service_value,
 )
 from checks.stack import ProjectFacts
@@ -305,11 +306,21 @@ class _Builder:
         elif finding.rule_id in {"RES-001", "LOG-001"}:
             self.template(finding)
         elif finding.rule_id == "COMPOSE-002":
-            if not finding.subject.startswith("version:"):
-                raise Refused("only the obsolete version: key is fixed mechanically")
+            self.obsolete(finding)
+
+    def obsolete(self, finding: Finding) -> None:
+        """The version: key goes; a deprecated external.name becomes name plus external."""
+        if finding.subject.startswith("version:"):
             file = finding.subject.removeprefix("version:")
-            edit = drop_top_level_key(context.text(file), "version")
-            self.add(finding, file, [edit], f"{FIXES['COMPOSE-002']} from {file}")
+            edit = drop_top_level_key(self.context.text(file), "version")
+            self.add(finding, file, [edit], f"delete the obsolete version: key from {file}")
+            return
+        section, _, name = finding.subject.partition(".")
+        if "external.name" not in finding.message or not name:
+            raise Refused("only version: and external.name are rewritten mechanically")
+        edits = name_external(self.context.text(finding.source), section, name)
+        description = f"write {finding.subject} as name: plus external: true in {finding.source}"
+        self.add(finding, finding.source, edits, description)
 
     def template(self, finding: Finding) -> None:
         context = self.context
