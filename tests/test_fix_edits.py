@@ -109,7 +109,10 @@ def test_the_version_key_goes_and_its_comment_stays() -> None:
 
 
 def test_a_deprecated_external_name_becomes_name_and_external_true() -> None:
-    text = "networks:\n  edge:\n    external:\n      name: ops-edge  # theirs\n  x: {external: {name: y}}\n"
+    text = (
+        "networks:\n  edge:\n    external:\n      name: ops-edge  # theirs\n"
+        "  x: {external: {name: y}}\n"
+    )
     after = edited(text, *name_external(text, "networks", "edge"))
     assert after == (
         "networks:\n  edge:\n    external: true  # theirs\n    name: ops-edge\n"

@@ -66,6 +66,10 @@ def parse(raw: opt.Raw) -> FixOptions:
     return FixOptions(project, report, opt.flag(raw, "apply"), rules)
 
 
+def _count(number: int, word: str, plural: str = "") -> str:
+    return f"{number} {word if number == 1 else plural or word + 's'}"
+
+
 def _finding_keys(proposal: Proposal) -> list[dict[str, Any]]:
     return [
         {
@@ -103,13 +107,13 @@ class FixOutcome(Outcome):
             for r in plan.refusals
         )
         lines += list(dict.fromkeys(refused))  # one line for a service's several subjects
-        repaired = sum(len(p.findings) for p in kept)
-        files = len({p.file for p in kept})
+        repaired = _count(sum(len(p.findings) for p in kept), "finding")
+        files = _count(len({p.file for p in kept}), "file")
         if self.applied:
-            summary = f"fixed {repaired} findings in {files} files, proven by a new check"
+            summary = f"fixed {repaired} in {files}, proven by a new check"
         elif kept:
             summary = (
-                f"{len(kept)} fixes would repair {repaired} findings in {files} files "
+                f"{_count(len(kept), 'fix', 'fixes')} would repair {repaired} in {files} "
                 "(--apply writes them and proves them with a new check)"
             )
         else:

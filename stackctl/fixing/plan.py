@@ -114,6 +114,8 @@ class FixPlan:
 def _read(directory: Path, file: str, facts: ProjectFacts) -> str:
     """The file's text as it is now; refused unless it is the regular UTF-8 file checked."""
     path = directory / file
+    if Path(file).is_absolute() or file.startswith("../"):
+        raise Refused(f"{file} is outside the project; fix edits only the project's files")
     if path.is_symlink() or not path.is_file():
         raise Refused(f"{file} is not a regular file in the project")
     try:
