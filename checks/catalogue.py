@@ -29,6 +29,11 @@ def model_rules() -> dict[str, Rule]:
     return {rule_id: info for rule_id, info in rule_catalogue().items() if isinstance(info, Rule)}
 
 
+def fixable_rules() -> dict[str, RuleInfo]:
+    """The rules ``fix`` can repair mechanically (``checks.fixes``), sorted by ID."""
+    return {rule_id: info for rule_id, info in rule_catalogue().items() if info.fixable}
+
+
 def info(rule_id: str) -> RuleInfo:
     """One rule's catalogue entry (a KeyError for an unknown ID is a bug, not input)."""
     return rule_catalogue()[rule_id]

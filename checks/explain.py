@@ -7,6 +7,7 @@ import textwrap
 
 from checks.catalogue import rule_catalogue
 from checks.explain_examples import FACTS_KEY
+from checks.fixes import FIXES
 
 # An example may state the image facts it assumes under FACTS_KEY; they are shown
 # apart, as what infra/image-facts/ would hold.
@@ -69,4 +70,6 @@ def explain(rule_id: str) -> str:
         if facts and not shared:
             parts += [f"  {FACTS_HEADING}", _indent(textwrap.dedent(facts))]
     parts += ["", f"Fix: {info.hint}"]
+    if info.fixable:
+        parts += [f"Fixable: `stackctl fix` can {FIXES[info.id]}, and proves it with a new check."]
     return "\n".join(parts) + "\n"

@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Literal
 
+from checks import fixes
 from checks.finding import Finding, Hit, Severity
 from checks.stack import Stack
 
@@ -58,6 +59,11 @@ class RuleInfo:
         for name in ("example", "fixed"):
             text = textwrap.dedent(getattr(self, name)).strip("\n")
             object.__setattr__(self, name, text)
+
+    @property
+    def fixable(self) -> bool:
+        """True when ``fix`` has a mechanical fix for this rule (the ``checks.fixes`` registry)."""
+        return self.id in fixes.FIXES
 
     def finding(
         self,

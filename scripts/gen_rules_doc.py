@@ -16,6 +16,7 @@ from itertools import groupby
 from pathlib import Path
 
 from checks.catalogue import rule_catalogue
+from checks.fixes import FIXES
 from checks.rule import Kind, RuleInfo
 
 TARGET = Path(__file__).resolve().parent.parent / "docs" / "rules.md"
@@ -62,6 +63,11 @@ def _rule_section(info: RuleInfo, checked_by: list[str]) -> list[str]:
         if snippet:
             lines += ["", f"{heading}:", "", "```yaml", snippet, "```"]
     lines += ["", f"Fix: {info.hint}"]
+    if info.fixable:
+        lines += [
+            "",
+            f"Fixable: `stackctl fix` can {FIXES[info.id]}, and proves it with a new check.",
+        ]
     return lines
 
 
@@ -83,12 +89,15 @@ def render() -> str:
         "",
         *(f"- **{KIND_LABELS[kind]}**: {meaning}." for kind, meaning in KIND_MEANINGS.items()),
         "",
-        "| Rule | Requirement | Kind | Severity | Title |",
-        "|---|---|---|---|---|",
+        "`stackctl fix` repairs the findings of the rules marked fixable in the file",
+        "each value comes from, and keeps a fix only when a new check proves it.",
+        "",
+        "| Rule | Requirement | Kind | Severity | Title | Fixable |",
+        "|---|---|---|---|---|---|",
     ]
     lines += [
         f"| {_link(r.id)} | [{r.requirement}](#{r.requirement.lower()}) | "
-        f"{KIND_LABELS[r.kind]} | {r.severity.label} | {r.title} |"
+        f"{KIND_LABELS[r.kind]} | {r.severity.label} | {r.title} | {'yes' if r.fixable else ''} |"
         for r in catalogue
     ]
     for requirement, infos in groupby(catalogue, key=lambda r: r.requirement):

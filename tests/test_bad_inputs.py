@@ -603,6 +603,26 @@ CASES = [
         "--stack 'Bad Name' is not a valid stack name",
     ),
     Case("undeploy-bad-stack-name", INV, ("undeploy", "--stack", "Bad!"), 2, "'Bad!' is not"),
+    # fix: its rule selection, its formats, its project; nothing to fix writes nothing
+    Case(
+        "fix-select-unknown",
+        MOD,
+        ("fix", "--select", "NOPE-1"),
+        2,
+        "--select NOPE-1 is not a rule fix can repair",
+    ),
+    Case("fix-select-empty", SCR, ("fix", "--select", ""), 2, "--select '' names no rule"),
+    Case(
+        "fix-ignores-everything",
+        MOD,
+        ("fix", "--select", "PRIV-001", "--ignore", "priv-001"),
+        2,
+        "leave no rule to fix",
+    ),
+    Case("fix-bad-format", INV, ("fix", "--format", "sarif"), 2, "unknown --format 'sarif'"),
+    Case("fix-missing-file", SCR, ("fix", "--file", "missing.yml"), 2, "no compose file"),
+    Case("fix-nothing-to-fix", INV, ("fix",), 0, "nothing to fix"),
+    Case("fix-apply-nothing", MOD, ("fix", "--apply"), 0, "nothing to fix"),
 ]
 
 

@@ -24,6 +24,7 @@ from stackctl.reporting import FORMATS, Case, Outcome, ReportTo, say
 
 if TYPE_CHECKING:
     from checks.evaluator import Evaluation
+    from checks.fixes import FindingFix
     from checks.rule import RuleInfo
 
 ORDER = 20
@@ -92,6 +93,7 @@ class CheckOutcome(Outcome):
     threshold: Severity = Severity.HIGH
     rules: Sequence[RuleInfo] = ()
     registry_entries: int = 0
+    fixes: Mapping[str, FindingFix] = field(default_factory=dict)  # fingerprint -> `fix`'s edit
 
     @property
     def failing(self) -> list[Finding]:
@@ -116,12 +118,13 @@ class CheckOutcome(Outcome):
             registry_entries=self.registry_entries,
         )
         return (
-            findings_table(evaluation.findings)
+            findings_table(evaluation.findings, self.fixes)
             + f"\n\nSpec traceability ({TRACEABILITY_NOTE})\n"
             + trace
             + f"\n\n{services} services in {len(evaluation.combinations)} "
             f"combinations: {len(evaluation.open_findings)} open findings "
-            f"({len(self.failing)} at or above {self.threshold.label}), {suppressed} excepted"
+            f"({len(self.failing)} at or above {self.threshold.label}), {suppressed} excepted, "
+            f"{len(self.fixes)} fixable by `stackctl fix`"
         )
 
     def as_data(self) -> Mapping[str, Any]:
@@ -129,7 +132,7 @@ class CheckOutcome(Outcome):
 
         return {
             "combinations": list(self.evaluation.combinations),
-            "findings": [finding_dict(f) for f in self.evaluation.findings],
+            "findings": [finding_dict(f, self.fixes) for f in self.evaluation.findings],
         }
 
     def as_cases(self) -> list[Case]:
@@ -140,12 +143,13 @@ class CheckOutcome(Outcome):
     def as_sarif(self) -> str:
         from stackctl.reporting.findings import findings_sarif
 
-        return findings_sarif(self.evaluation.findings, self.rules)
+        return findings_sarif(self.evaluation.findings, self.rules, self.fixes)
 
 
 def run(options: CheckOptions | ExplainOptions) -> Outcome:
     from checks import exceptions
-    from stackctl.checking.check_run import check_stack, cross_check_problem
+    from stackctl.checking.check_run import cross_check_problem
+    from stackctl.fixing.session import checked_plan
 
     if isinstance(options, ExplainOptions):
         return Outcome(
@@ -154,7 +158,7 @@ def run(options: CheckOptions | ExplainOptions) -> Outcome:
     compose = Compose(options.project)
     require_known_profiles(compose, options.profiles)
     cross = options.cross
-    policy = check_stack(compose, options.profiles, seed=cross.seed, sample=cross.sample)
+    policy, plan = checked_plan(compose, options.profiles, seed=cross.seed, sample=cross.sample)
     problem = cross_check_problem(policy.cross_check, say)
     evaluation = policy.evaluation
     registered, problems = exceptions.load(options.project.directory)
@@ -168,6 +172,7 @@ def run(options: CheckOptions | ExplainOptions) -> Outcome:
         threshold=options.fail_on,
         rules=rule_catalogue(),
         registry_entries=entries,
+        fixes=plan.finding_fixes(),
     )
 
 

@@ -192,6 +192,18 @@ def render_cache() -> Iterator[_RenderCache]:
         _active_cache = None
 
 
+@contextmanager
+def fresh_render_cache() -> Iterator[_RenderCache]:
+    """A new cache for this block and the outer one back after it: for renders that must
+    see files changed since the outer cache rendered them (``fix`` proving its edits)."""
+    global _active_cache
+    outer, _active_cache = _active_cache, _RenderCache()
+    try:
+        yield _active_cache
+    finally:
+        _active_cache = outer
+
+
 def render_outcome(compose: Compose, profiles: Sequence[str] = ()) -> RenderOutcome:
     """Render ``profiles`` (through the active cache, if any); never raises for compose errors."""
     key = tuple(profiles)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Sequence
-from typing import Any
+from collections.abc import Callable, Collection, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from checks.finding import Finding
 from checks.rule import RuleInfo
@@ -11,10 +11,17 @@ from stackctl.console import table
 from stackctl.reporting.junit import Case
 from stackctl.reporting.sarif import SARIF_LEVELS, sarif
 
+if TYPE_CHECKING:
+    from checks.fixes import FindingFix
 
-def finding_dict(f: Finding) -> dict[str, Any]:
-    """The JSON keys of every finding, static or runtime."""
-    return {
+# Fingerprint -> what `fix` would do for that finding (given by `check`, which plans it).
+Fixes = Mapping[str, "FindingFix"]
+
+
+def finding_dict(f: Finding, fixes: Fixes | None = None) -> dict[str, Any]:
+    """The JSON keys of every finding, static or runtime; with ``fixes``, whether ``fix``
+    repairs it."""
+    data = {
         "rule": f.rule_id,
         "requirement": f.requirement,
         "severity": f.severity.label,
@@ -29,6 +36,9 @@ def finding_dict(f: Finding) -> dict[str, Any]:
         "relaxes": f.suppressed_relaxes,
         "fingerprint": f.fingerprint,
     }
+    if fixes is not None:
+        data["fixable"] = f.fingerprint in fixes
+    return data
 
 
 def _location(finding: Finding) -> str:
@@ -53,8 +63,9 @@ def _justification(finding: Finding) -> str:
     return finding.suppressed_by
 
 
-def findings_table(findings: Sequence[Finding]) -> str:
-    """Findings grouped by requirement; suppressed ones stay visible with their reason."""
+def findings_table(findings: Sequence[Finding], fixes: Fixes | None = None) -> str:
+    """Findings grouped by requirement; suppressed ones stay visible with their reason.
+    With ``fixes``, a column says which ones ``fix`` repairs."""
     if not findings:
         return "no findings"
     blocks: list[str] = []
@@ -69,12 +80,13 @@ def findings_table(findings: Sequence[Finding]) -> str:
                 f.service or "-",
                 f.message + (_excepted_note(f) if f.suppressed else ""),
                 f"{f.source}:{f.line}",
+                *([] if fixes is None else ["yes" if f.fingerprint in fixes else ""]),
             )
             for f in members
         ]
-        blocks.append(
-            f"{requirement}\n" + table(rows, ["rule", "severity", "service", "finding", "source"])
-        )
+        headers = ["rule", "severity", "service", "finding", "source"]
+        headers += [] if fixes is None else ["fixable"]
+        blocks.append(f"{requirement}\n" + table(rows, headers))
     return "\n\n".join(blocks)
 
 
@@ -129,7 +141,36 @@ def traceability_table(
     return table(rows, headers)
 
 
-def findings_sarif(findings: Sequence[Finding], rules: Sequence[RuleInfo]) -> str:
+def sarif_fix(fix: FindingFix) -> dict[str, Any]:
+    """One SARIF ``fix``: the replacements in each file, regions as 1-based lines/columns."""
+    by_file: dict[str, list[dict[str, Any]]] = {}
+    for change in fix.changes:
+        by_file.setdefault(change.file, []).append(
+            {
+                "deletedRegion": {
+                    "startLine": change.start_line,
+                    "startColumn": change.start_column,
+                    "endLine": change.end_line,
+                    "endColumn": change.end_column,
+                },
+                "insertedContent": {"text": change.inserted},
+            }
+        )
+    return {
+        "description": {"text": fix.description},
+        "artifactChanges": [
+            {
+                "artifactLocation": {"uri": file, "uriBaseId": "%SRCROOT%"},
+                "replacements": replacements,
+            }
+            for file, replacements in by_file.items()
+        ],
+    }
+
+
+def findings_sarif(
+    findings: Sequence[Finding], rules: Sequence[RuleInfo], fixes: Fixes | None = None
+) -> str:
     index = {info.id: i for i, info in enumerate(rules)}
     sarif_rules = [
         {
@@ -165,6 +206,8 @@ def findings_sarif(findings: Sequence[Finding], rules: Sequence[RuleInfo]) -> st
             "partialFingerprints": {"stackctlFinding/v1": f.fingerprint},
             "properties": {"requirement": f.requirement, "service": f.service},
         }
+        if fixes is not None and f.fingerprint in fixes:
+            result["fixes"] = [sarif_fix(fixes[f.fingerprint])]
         if f.suppressed:
             result["suppressions"] = [{"kind": "external", "justification": _justification(f)}]
         results.append(result)
