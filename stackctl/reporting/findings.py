@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Sequence
+from pathlib import PurePosixPath
 from typing import Any
 
 from checks.finding import Finding
@@ -78,6 +79,13 @@ def findings_table(findings: Sequence[Finding]) -> str:
     return "\n\n".join(blocks)
 
 
+def report_header(rows: Sequence[tuple[str, str]]) -> str:
+    """What a report judged and why, one aligned ``name: value`` line per row
+    (the compose files, the env file, the rule set and where it was chosen)."""
+    width = max((len(name) for name, _ in rows), default=0) + 1
+    return "\n".join(f"{name + ':':<{width}} {value}" for name, value in rows)
+
+
 TRACEABILITY_NOTE = (
     "pass counts services for service rules, the project (1) for project rules, "
     "and entries for EXC-* registry rules"
@@ -129,6 +137,14 @@ def traceability_table(
     return table(rows, headers)
 
 
+def _artifact(source: str) -> dict[str, str]:
+    """A file inside the project is relative to the checkout; one outside (-f) is absolute."""
+    path = PurePosixPath(source)
+    if path.is_absolute():
+        return {"uri": path.as_uri()}
+    return {"uri": source, "uriBaseId": "%SRCROOT%"}
+
+
 def findings_sarif(findings: Sequence[Finding], rules: Sequence[RuleInfo]) -> str:
     index = {info.id: i for i, info in enumerate(rules)}
     sarif_rules = [
@@ -157,7 +173,7 @@ def findings_sarif(findings: Sequence[Finding], rules: Sequence[RuleInfo]) -> st
             "locations": [
                 {
                     "physicalLocation": {
-                        "artifactLocation": {"uri": f.source, "uriBaseId": "%SRCROOT%"},
+                        "artifactLocation": _artifact(f.source),
                         "region": {"startLine": max(f.line, 1)},
                     }
                 }
