@@ -52,6 +52,11 @@ def check(root: Path, **flags: RawValue) -> check_command.CheckOutcome:
     return outcome
 
 
+def header(outcome: check_command.CheckOutcome) -> dict[str, str]:
+    assert outcome.checked is not None
+    return dict(outcome.checked.rows())
+
+
 def open_findings(outcome: check_command.CheckOutcome) -> list[Finding]:
     return outcome.evaluation.open_findings
 
@@ -102,11 +107,11 @@ def test_the_plain_app_is_reported_with_its_own_profiles_and_files(tmp_path: Pat
     root = copy("plain", tmp_path)
     add_service(root, "  debug:\n    image: busybox:1.36\n    profiles: [debug]\n")
     outcome = check(root)
-    header = dict(outcome.header)
-    assert header["compose files"].startswith("compose.yaml (compose's default")
-    assert header["env file"] == "none (no .env.example)"
-    assert header["profiles"] == "(none); debug; *"
-    assert header["rules"].startswith("portable set")
+    shown = header(outcome)
+    assert shown["compose files"].startswith("compose.yaml (compose's default")
+    assert shown["env file"] == "none (no .env.example)"
+    assert shown["profiles"] == "(none); debug; *"
+    assert shown["rules"].startswith("portable set")
     assert "debug" in outcome.evaluation.services
 
 
@@ -153,8 +158,8 @@ def test_pyproject_config_selects_ignores_and_sets_severities(tmp_path: Path) ->
 
 def test_a_directory_with_an_override_is_checked_with_both_files(tmp_path: Path) -> None:
     outcome = check(copy("app-db", tmp_path))
-    header = dict(outcome.header)
-    assert header["compose files"].startswith("compose.yaml, compose.override.yaml (compose's")
+    shown = header(outcome)
+    assert shown["compose files"].startswith("compose.yaml, compose.override.yaml (compose's")
     assert "mail" in outcome.evaluation.services  # only the override defines it
     mail = [f for f in outcome.evaluation.findings if f.service == "mail"]
     assert mail and {f.source for f in mail} == {"compose.override.yaml"}
@@ -165,8 +170,8 @@ def test_the_older_names_are_a_pair_too(tmp_path: Path) -> None:
     root = copy("app-db", tmp_path)
     (root / "compose.yaml").rename(root / "docker-compose.yml")
     (root / "compose.override.yaml").rename(root / "docker-compose.override.yml")
-    header = dict(check(root).header)
-    assert header["compose files"].startswith("docker-compose.yml, docker-compose.override.yml")
+    shown = header(check(root))
+    assert shown["compose files"].startswith("docker-compose.yml, docker-compose.override.yml")
 
 
 def test_a_second_main_file_is_ignored_as_compose_ignores_it(tmp_path: Path) -> None:
@@ -174,7 +179,7 @@ def test_a_second_main_file_is_ignored_as_compose_ignores_it(tmp_path: Path) -> 
     (root / "docker-compose.yml").write_text("services:\n  other: {image: busybox:1.36}\n")
     outcome = check(root)
     assert "other" not in outcome.evaluation.services
-    assert "docker-compose.yml also present, ignored" in dict(outcome.header)["compose files"]
+    assert "docker-compose.yml also present, ignored" in header(outcome)["compose files"]
 
 
 def test_a_committed_env_is_read_as_compose_reads_it(tmp_path: Path) -> None:
@@ -184,7 +189,7 @@ def test_a_committed_env_is_read_as_compose_reads_it(tmp_path: Path) -> None:
     git(root, "add", ".env", "compose.yaml")
     outcome = check(root)
     assert "COMPOSE-003" not in rules_found(outcome)
-    assert dict(outcome.header)["env file"].startswith(".env (tracked by git")
+    assert header(outcome)["env file"].startswith(".env (tracked by git")
     hygiene = [f for f in outcome.evaluation.findings if f.rule_id == "HYG-001"]
     assert not hygiene  # wiki:2.5.303 came from .env, a pinned tag
 
@@ -198,7 +203,7 @@ def test_an_untracked_env_is_never_read_and_the_report_says_why(tmp_path: Path) 
     blanks = [f for f in outcome.evaluation.findings if f.rule_id == "COMPOSE-003"]
     assert {f.subject for f in blanks} >= {"WIKI_VERSION", "HTTP_PORT"}
     assert all(".env is not tracked by git: never read" in f.message for f in blanks)
-    assert ".env is not tracked by git" in dict(outcome.header)["env file"]
+    assert ".env is not tracked by git" in header(outcome)["env file"]
     assert "canary-untracked" not in outcome.as_table() + repr(outcome.as_data())
 
 
@@ -324,5 +329,5 @@ def test_each_profile_is_checked_with_the_profiles_it_needs(tmp_path: Path) -> N
         "    depends_on: [cache]\n",
     )
     outcome = check(root)
-    assert dict(outcome.header)["profiles"] == "(none); data; jobs,data; *"
+    assert header(outcome)["profiles"] == "(none); data; jobs,data; *"
     assert "RENDER-001" not in rules_found(outcome)

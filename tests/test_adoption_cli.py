@@ -71,9 +71,10 @@ def test_gate_takes_the_rule_flags_and_the_header_names_files_and_env(tmp_path: 
     assert done.returncode == 0, done.stdout + done.stderr
     checked = json.loads(done.stdout)["check"]
     assert {f["rule"] for f in checked["findings"]} == {"PRIV-001"}
-    header = checked["checked"]
-    assert header["compose files"].startswith("compose.yaml, compose.override.yaml")
-    assert header["env file"] == "none (no .env.example)"
+    shown = checked["checked"]
+    assert shown["compose_files"] == ["compose.yaml", "compose.override.yaml"]
+    assert shown["env_file"] is None and shown["env_origin"] == "none (no .env.example)"
+    assert shown["rule_set"] == "portable" and "PRIV-002" not in shown["rules"]
 
 
 def test_a_bad_config_is_one_line_and_exit_2(tmp_path: Path) -> None:

@@ -587,7 +587,7 @@ CASES = [
     Case(
         "service-symlink-outside",
         MOD,
-        ("check", "--format", "json"),
+        ("check", "--format", "json", "--fail-on", "medium"),  # PRIV-001 is medium (portable)
         1,
         '"rule": "PRIV-001"',
         setup=service_links_outside,

@@ -30,6 +30,7 @@ from stackctl.errors import RenderError, StackError
 from stackctl.project.compose import Compose
 from stackctl.project.profiles import (
     ALL_PROFILES,
+    BASE,
     SEVEN_PROFILES,
     VALIDATION_MATRIX,
     with_dependencies,
@@ -53,21 +54,22 @@ from stackctl.project.selections import (
 
 def policy_matrix(
     override: Sequence[str] = (),
-    profiles: Sequence[str] = SEVEN_PROFILES,
+    profiles: Sequence[str] = SEVEN_PROFILES,  # this platform's, when none are known
     services: Mapping[str, Any] | None = None,
 ) -> list[tuple[str, ...]]:
     """The selections ``check`` judges: one chosen selection, else the project's matrix.
 
-    A project with this platform's seven profiles gets the VAL-OPT-002 combinations
-    plus every profile at once. Any other project gets what ``docker compose up``
-    starts (no profile), each of its own profiles with the profiles it needs (from
-    ``services``' ``depends_on``, as ``up`` adds them), and every profile at once.
+    A project with this platform's base profiles (core, data, obs) gets the
+    VAL-OPT-002 combinations it has every profile of, plus every profile at once.
+    Any other project gets what ``docker compose up`` starts (no profile), each of
+    its own profiles with the profiles it needs (from ``services``' ``depends_on``,
+    as ``up`` adds them), and every profile at once.
     """
     if override:
         return [tuple(override)]
-    if set(SEVEN_PROFILES) <= set(profiles):
+    if set(BASE) <= set(profiles):
         combos = [c.profiles for c in VALIDATION_MATRIX if c.profiles]
-        return [*combos, (ALL_PROFILES,)]
+        return [*(c for c in combos if set(c) <= set(profiles)), (ALL_PROFILES,)]
     if not profiles:
         return [(ALL_PROFILES,)]
     each = [with_dependencies((p,), services)[0] if services else (p,) for p in profiles]

@@ -164,7 +164,7 @@ class CheckOutcome(Outcome):
     rules: Sequence[RuleInfo] = ()
     registry_entries: int = 0
     traced: bool = True  # requirement IDs and the traceability table (the platform set)
-    header: Sequence[tuple[str, str]] = ()
+    checked: Checked | None = None
     applied: Applied | None = None  # the baseline, when the project has one
 
     @property
@@ -200,7 +200,9 @@ class CheckOutcome(Outcome):
         baselined = [f for f in evaluation.findings if accepted(f)]
         suppressed = len(evaluation.findings) - len(evaluation.open_findings) - len(baselined)
         services = len(evaluation.services)
-        parts = [report_header(self.header), findings_table(self._shown(evaluation.findings))]
+        parts = [findings_table(self._shown(evaluation.findings))]
+        if self.checked is not None:
+            parts.insert(0, report_header(self.checked.rows()))
         if self.traced:
             trace = traceability_table(
                 evaluation.findings,
@@ -235,7 +237,7 @@ class CheckOutcome(Outcome):
         from stackctl.reporting.findings import finding_dict
 
         data: dict[str, Any] = {
-            "checked": dict(self.header),
+            "checked": None if self.checked is None else self.checked.as_data(),
             "combinations": list(self.evaluation.combinations),
             "findings": [finding_dict(f) for f in self.evaluation.findings],
         }
@@ -265,36 +267,72 @@ def _name(project: Project, path: Path) -> str:
     )
 
 
-def header(
-    project: Project,
-    rules: Rules | None,
-    combinations: Sequence[str],
-    applied: Applied | None = None,
-) -> list[tuple[str, str]]:
-    """What was checked and why: the files, the env file, the rules, the baseline."""
-    files = ", ".join(_name(project, p) for p in project.compose_files)
-    env = project.env_origin or (str(project.env_file) if project.env_file else "none")
-    if project.env_skipped:
-        env += f"; {project.env_skipped}"
-    rows = [
-        ("project", str(project.directory)),
-        ("compose files", f"{files} ({project.files_origin})"),
-        ("env file", env),
-        ("profiles", "; ".join(combinations)),
-    ]
-    if rules is not None:
-        config = rules.config
-        where = (
-            config.source or "the default: no .stackctl.toml, no [tool.stackctl] in pyproject.toml"
-        )
-        chosen = f"{rules.policy.rule_set} set, {len(rules.policy.rules)} rules ({where})"
-        rows.append(("rules", chosen))
-        if rules.baseline is not None:
-            found = f"{len(rules.baseline.entries)} entries"
-            if applied is not None:
-                found += f", {applied.matched} still found, {len(applied.stale)} stale"
-            rows.append(("baseline", f"{rules.baseline.name}: {found}"))
-    return rows
+@dataclass(frozen=True)
+class Checked:
+    """What a run checked and why: the files, the env file, the rules, the baseline.
+
+    The table shows it as the report's header; JSON carries it as ``checked``.
+    """
+
+    project: Project
+    combinations: Sequence[str]
+    rules: Rules | None = None
+    applied: Applied | None = None
+
+    @property
+    def files(self) -> list[str]:
+        return [_name(self.project, p) for p in self.project.compose_files]
+
+    @property
+    def env(self) -> str:
+        project = self.project
+        env = project.env_origin or (str(project.env_file) if project.env_file else "none")
+        return f"{env}; {project.env_skipped}" if project.env_skipped else env
+
+    def rows(self) -> list[tuple[str, str]]:
+        rows = [
+            ("project", str(self.project.directory)),
+            ("compose files", f"{', '.join(self.files)} ({self.project.files_origin})"),
+            ("env file", self.env),
+            ("profiles", "; ".join(self.combinations)),
+        ]
+        rules = self.rules
+        if rules is not None:
+            where = rules.config.source or NO_CONFIG
+            chosen = f"{rules.policy.rule_set} set, {len(rules.policy.rules)} rules ({where})"
+            rows.append(("rules", chosen))
+            if rules.baseline is not None:
+                found = f"{len(rules.baseline.entries)} entries"
+                if self.applied is not None:
+                    found += f", {self.applied.matched} still found"
+                    found += f", {len(self.applied.stale)} stale"
+                rows.append(("baseline", f"{rules.baseline.name}: {found}"))
+        return rows
+
+    def as_data(self) -> dict[str, Any]:
+        project = self.project
+        data: dict[str, Any] = {
+            "project": str(project.directory),
+            "compose_files": self.files,
+            "files_origin": project.files_origin,
+            "env_file": (
+                _name(project, project.env_file)
+                if project.env_file is not None and project.reads_env_file
+                else None
+            ),
+            "env_origin": self.env,
+            "profiles": list(self.combinations),
+        }
+        if self.rules is not None:
+            data["rule_set"] = self.rules.policy.rule_set
+            data["rules"] = sorted(self.rules.policy.rules)
+            data["config"] = self.rules.config.source or None
+            baseline = self.rules.baseline
+            data["baseline"] = None if baseline is None else baseline.name
+        return data
+
+
+NO_CONFIG = "the default: no .stackctl.toml, no [tool.stackctl] in pyproject.toml"
 
 
 def run(options: CheckOptions | ExplainOptions) -> Outcome:
@@ -333,7 +371,7 @@ def run(options: CheckOptions | ExplainOptions) -> Outcome:
         rules=shown,
         registry_entries=entries,
         traced=policy is None or policy.traced,
-        header=header(compose.project, rules, evaluation.combinations, applied),
+        checked=Checked(compose.project, evaluation.combinations, rules, applied),
         applied=applied,
     )
 

@@ -305,6 +305,11 @@ class Project:
         )
 
     @property
+    def reads_env_file(self) -> bool:
+        """Whether a real env file is read (not none, not the empty stand-in)."""
+        return self.env_file is not None and self.env_file != Path(os.devnull)
+
+    @property
     def root_path(self) -> Path:
         return self.compose_files[0]
 
