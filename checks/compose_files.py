@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from checks.conventions import default_compose_file
+from checks.conventions import default_compose_files
 from checks.locate import SAFE_LOADER, Locator
 
 IGNORED_DIRS = {".git", ".nox", ".venv", "node_modules", "tests", "secrets", "build"}
@@ -106,12 +106,12 @@ class RemoteReference:
 
 
 def remote_references(project_dir: Path, files: Sequence[str] = ()) -> list[RemoteReference]:
-    """Every remote ``include`` and ``extends.file`` of ``files`` (default: the file compose
+    """Every remote ``include`` and ``extends.file`` of ``files`` (default: the files compose
     picks), of the local files they include and of the local files they extend."""
     reader = Reader(project_dir)
     given = [
         relative
-        for name in files or [default_compose_file(project_dir)]
+        for name in files or default_compose_files(project_dir)
         if (relative := inside(project_dir, project_dir / name)) is not None
     ]
     try:

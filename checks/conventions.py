@@ -8,8 +8,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-# The files compose picks in a directory when no -f is given, in its order.
-DEFAULT_COMPOSE_FILES = ("compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml")
+# The files compose picks in a directory when no -f is given: the first of these that
+# exists, then the first override beside it. Order as compose-go's cli/options.go
+# (DefaultFileNames, DefaultOverrideFileNames, used by WithDefaultConfigPath).
+DEFAULT_COMPOSE_FILES = ("compose.yaml", "compose.yml", "docker-compose.yml", "docker-compose.yaml")
+DEFAULT_OVERRIDE_FILES = (
+    "compose.override.yml",
+    "compose.override.yaml",
+    "docker-compose.override.yml",
+    "docker-compose.override.yaml",
+)
 ROOT_FILE = "docker-compose.yml"
 
 # Labels compose writes on every container and network it creates.
@@ -22,9 +30,31 @@ STATE_VARIABLE = "DEFAULT_MOUNT_VOLUME_PATH"
 STATE_OWNER_LABEL = "org.platform.state-owner"
 
 
+def _present(project_dir: Path, names: tuple[str, ...]) -> list[str]:
+    return [name for name in names if (project_dir / name).is_file()]
+
+
 def default_compose_file(project_dir: Path) -> str:
-    """The file compose itself picks in ``project_dir`` when no ``-f`` is given."""
-    for name in DEFAULT_COMPOSE_FILES:
-        if (project_dir / name).is_file():
-            return name
-    return ROOT_FILE
+    """The main file compose itself picks in ``project_dir`` when no ``-f`` is given."""
+    found = _present(project_dir, DEFAULT_COMPOSE_FILES)
+    return found[0] if found else ROOT_FILE
+
+
+def default_compose_files(project_dir: Path) -> tuple[str, ...]:
+    """Every file compose loads without ``-f``: the main file, then its override if any.
+
+    Compose takes the override only beside a main file it found, whatever the two
+    are called (``compose.yaml`` with ``docker-compose.override.yml`` is a pair).
+    """
+    main = _present(project_dir, DEFAULT_COMPOSE_FILES)
+    if not main:
+        return (ROOT_FILE,)
+    overrides = _present(project_dir, DEFAULT_OVERRIDE_FILES)
+    return (main[0], *overrides[:1])
+
+
+def ignored_default_files(project_dir: Path) -> tuple[str, ...]:
+    """Default names present but not loaded (compose warns and uses the first)."""
+    main = _present(project_dir, DEFAULT_COMPOSE_FILES)
+    overrides = _present(project_dir, DEFAULT_OVERRIDE_FILES) if main else []
+    return (*main[1:], *overrides[1:])

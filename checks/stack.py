@@ -21,7 +21,7 @@ from checks.compose_files import (
     parse_env_file,
     read_text,
 )
-from checks.conventions import STATE_VARIABLE, default_compose_file
+from checks.conventions import ROOT_FILE, STATE_VARIABLE, default_compose_files
 from checks.image_facts import FACTS_DIR, ImageCatalogue, parse_catalogue
 from checks.locate import Locator
 
@@ -132,11 +132,14 @@ class ProjectFacts:
 
     @classmethod
     def read(cls, project_dir: Path, files: Sequence[str] = ()) -> ProjectFacts:
-        """Read ``files`` (default: the file compose would pick) and what they include."""
+        """Read ``files`` (default: the files compose would pick) and what they include.
+
+        A file given outside the project keeps its absolute path, so its findings
+        point at it; what it includes from outside the project is not read.
+        """
         given = [
-            relative
-            for name in files or [default_compose_file(project_dir)]
-            if (relative := inside(project_dir, project_dir / name)) is not None
+            inside(project_dir, project_dir / name) or (project_dir / name).resolve().as_posix()
+            for name in files or default_compose_files(project_dir)
         ]
         reader = Reader(project_dir)
         for relative in given:
@@ -159,7 +162,7 @@ class ProjectFacts:
             chosen = next((d for d in places if d.unit == 0), places[0])
             sources[service] = (chosen.file, chosen.line)
         env_text = read_text(project_dir / ".env.example")
-        root_name = given[0] if given else "docker-compose.yml"
+        root_name = given[0] if given else ROOT_FILE
         return cls(
             root=reader.raw.get(root_name, {}),
             root_name=root_name,

@@ -123,7 +123,8 @@ def test_a_finding_points_at_the_file_given_with_f_that_causes_it(tmp_path: Path
 def test_a_project_without_env_example_is_still_checked(tmp_path: Path) -> None:
     root = project(tmp_path, {"docker-compose.yml": "services:\n  web: {image: nginx:1.27.3}\n"})
     (root / ".env.example").unlink()
-    done = check(root, "--format", "json")
+    # RES-001 is medium in the portable set: fail on it to see the project was checked.
+    done = check(root, "--format", "json", "--fail-on", "medium")
     assert done.returncode == 1, done.stdout + done.stderr
     assert "RES-001" in {f["rule"] for f in findings(done)}
 
@@ -133,14 +134,14 @@ def test_without_env_example_a_local_env_is_never_read(tmp_path: Path) -> None:
     root = project(tmp_path, {"docker-compose.yml": compose_file})
     (root / ".env.example").unlink()
     (root / ".env").write_text("TAG=Not-A-Valid-Tag-From-Env\n")
-    done = check(root, "--format", "json")
+    done = check(root, "--format", "json", "--fail-on", "medium")
     assert "Not-A-Valid-Tag-From-Env" not in done.stdout + done.stderr
     assert done.returncode == 1, done.stdout + done.stderr
 
 
 def test_the_same_project_with_only_the_first_file_misses_the_override(tmp_path: Path) -> None:
     root = project(tmp_path, {"base.yml": "services:\n  web:\n    image: nginx:1.27.3\n"})
-    done = check(root, "-f", "base.yml", "--format", "json")
+    done = check(root, "-f", "base.yml", "--format", "json", "--fail-on", "medium")
     assert done.returncode == 1, done.stdout + done.stderr
     assert "PRIV-004" not in {f["rule"] for f in findings(done)}
 
@@ -149,7 +150,11 @@ def test_layout_rules_say_what_they_expect_and_count_the_project(tmp_path: Path)
     three_services = "services:\n" + "".join(
         f"  {name}:\n    image: nginx:1.27.3\n" for name in ("a", "b", "c")
     )
-    root = project(tmp_path, {"docker-compose.yml": three_services})
+    # The layout rules are this platform's conventions: the project opts into them.
+    root = project(
+        tmp_path,
+        {"docker-compose.yml": three_services, ".stackctl.toml": 'rule-set = "platform"\n'},
+    )
     done = check(root)
     assert done.returncode == 1, done.stdout + done.stderr
     assert "expected them in infra/<NN>-<tier>/<service>/" in done.stdout  # ROOT-003

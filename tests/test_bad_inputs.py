@@ -181,6 +181,11 @@ def service_links_outside(place: Place) -> None:
     link.symlink_to(target)
 
 
+def baseline_links_outside(place: Place) -> None:
+    write(place.outside / "accepted.json", '{"schema_version": 1, "findings": []}\n')
+    (place.project / ".stackctl-baseline.json").symlink_to(place.outside / "accepted.json")
+
+
 def combine(*setups: Setup) -> Setup:
     def setup(place: Place) -> None:
         for step in setups:
@@ -582,7 +587,7 @@ CASES = [
     Case(
         "service-symlink-outside",
         MOD,
-        ("check", "--format", "json"),
+        ("check", "--format", "json", "--fail-on", "medium"),  # PRIV-001 is medium (portable)
         1,
         '"rule": "PRIV-001"',
         setup=service_links_outside,
@@ -590,7 +595,8 @@ CASES = [
     # the command line itself
     Case("unknown-command", MOD, ("frobnicate",), 2, "invalid choice: 'frobnicate'"),
     Case("unknown-flag", SCR, ("check", "--bogus"), 2, "unrecognized arguments: --bogus"),
-    # the commands added on top of the edge: gate, profiles, verify, smoke, deploy, undeploy
+    # the commands added on top of the edge: gate, profiles, verify, smoke, deploy, undeploy,
+    # baseline (its cases below)
     Case("gate-bad-format", MOD, ("gate", "--format", "xml"), 2, "unknown --format 'xml'"),
     Case("profiles-empty-env-file", SCR, ("profiles", "--env-file", ""), 2, "--env-file is empty"),
     Case("verify-empty-profiles", INV, ("verify", "--profiles", ",,"), 2, "names no profile"),
@@ -623,6 +629,56 @@ CASES = [
     Case("fix-missing-file", SCR, ("fix", "--file", "missing.yml"), 2, "no compose file"),
     Case("fix-nothing-to-fix", INV, ("fix",), 0, "nothing to fix"),
     Case("fix-apply-nothing", MOD, ("fix", "--apply"), 0, "nothing to fix"),
+    # the project's rules and baseline: .stackctl.toml, --select/--ignore, `baseline`
+    Case("baseline-bad-format", SCR, ("baseline", "--format", "sarif"), 2, "unknown --format"),
+    Case(
+        "baseline-symlink",
+        INV,
+        ("baseline",),
+        2,
+        "baseline .stackctl-baseline.json is a symlink; it is never written through",
+        setup=baseline_links_outside,
+    ),
+    Case(
+        "baseline-directory-missing",
+        MOD,
+        ("baseline",),
+        2,
+        "the directory of baseline nowhere/accepted.json does not exist",
+        setup=env_file('baseline = "nowhere/accepted.json"\n', ".stackctl.toml"),
+    ),
+    Case(
+        "check-baseline-not-json",
+        MOD,
+        ("check",),
+        2,
+        ".stackctl-baseline.json is not valid JSON at line 1",
+        setup=env_file("{nope", ".stackctl-baseline.json"),
+    ),
+    Case(
+        "check-config-unknown-key",
+        SCR,
+        ("check",),
+        2,
+        "unknown key 'rule-sets' (did you mean 'rule-set'?)",
+        setup=env_file('rule-sets = "platform"\n', ".stackctl.toml"),
+    ),
+    Case(
+        "gate-config-bad-severity",
+        INV,
+        ("gate",),
+        2,
+        "severity.PRIV-001 = 'severe' is not a severity",
+        setup=env_file('[severity]\nPRIV-001 = "severe"\n', ".stackctl.toml"),
+    ),
+    Case(
+        "check-select-unknown",
+        MOD,
+        ("check", "--select", "PRIVV"),
+        2,
+        "unknown rule or family 'PRIVV' in --select (did you mean 'PRIV'",
+    ),
+    Case("check-ignore-empty", SCR, ("check", "--ignore", ","), 2, "--ignore ',' names no rule"),
 ]
 
 

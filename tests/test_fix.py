@@ -220,3 +220,15 @@ def test_check_sarif_with_fixes_validates(copy_tree, sarif_schema: dict) -> None
     (replacement,) = change["replacements"]
     assert replacement["deletedRegion"]["startLine"] == 1
     assert replacement["insertedContent"]["text"] == "# left from compose v1\n"
+
+
+def test_fix_repairs_only_the_rules_the_project_chose(copy_tree) -> None:
+    """Without a config a project is judged by the portable set: no platform convention
+    (init, the size and logging templates) is written into it."""
+    project = copy_tree(FIXTURES / "fix" / "single", "single")
+    (project / ".stackctl.toml").unlink()
+    proposed = command("fix", project, (), None)
+    assert isinstance(proposed, FixOutcome) and proposed.plan is not None
+    repaired = {p.rule_id for p in proposed.plan.proposals}
+    assert repaired, proposed.as_table()
+    assert "PRIV-003" not in repaired and "LOG-001" not in repaired and "RES-001" not in repaired

@@ -72,6 +72,8 @@ def unloaded_file_too_deep(place: Place) -> None:
 
 def unloaded_file_not_utf8(place: Place) -> None:
     write(place.project / "vendor" / "compose.yml", b"services:\n  caf\xe9:\n    image: a\n")
+    # Files nothing loads are judged by the layout rules, which the platform set holds.
+    write(place.project / ".stackctl.toml", 'rule-set = "platform"\n')
 
 
 def loaded_extension_too_deep(place: Place) -> None:

@@ -115,6 +115,8 @@ def make_project(base: Path, compose: str, env_example: str = "") -> Path:
     root.mkdir()
     (root / "compose.yaml").write_text(compose, encoding="utf-8")
     (root / ".env.example").write_text(env_example, encoding="utf-8")
+    # The platform set: LOG-001 quotes the logging driver, where a leaked value would show.
+    (root / ".stackctl.toml").write_text('rule-set = "platform"\n', encoding="utf-8")
     return root
 
 

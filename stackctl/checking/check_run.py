@@ -12,18 +12,29 @@ nothing renders at all is the run an error.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any
 
 from checks import exceptions
+from checks.catalogue import rule_catalogue
 from checks.evaluator import Evaluation, evaluate
+from checks.finding import Finding
+from checks.rule_sets import Policy
 from checks.stack import ProjectFacts, Stack
 from checks.warnings import findings_from_warnings, render_failure_finding
 from stackctl.errors import RenderError, StackError
 from stackctl.project.compose import Compose
-from stackctl.project.profiles import ALL_PROFILES, VALIDATION_MATRIX
+from stackctl.project.profiles import (
+    ALL_PROFILES,
+    BASE,
+    SEVEN_PROFILES,
+    VALIDATION_MATRIX,
+    with_dependencies,
+)
 from stackctl.project.render import RenderOutcome, cached_outcome, render_cache, render_outcome
 from stackctl.project.selections import (
     DEFAULT_SAMPLE,
@@ -41,12 +52,28 @@ from stackctl.project.selections import (
 # render on a second core, so it costs little wall time.
 
 
-def policy_matrix(override: Sequence[str] = ()) -> list[tuple[str, ...]]:
-    """The VAL-OPT-002 combinations plus every profile at once, or one chosen selection."""
+def policy_matrix(
+    override: Sequence[str] = (),
+    profiles: Sequence[str] = SEVEN_PROFILES,  # this platform's, when none are known
+    services: Mapping[str, Any] | None = None,
+) -> list[tuple[str, ...]]:
+    """The selections ``check`` judges: one chosen selection, else the project's matrix.
+
+    A project with this platform's base profiles (core, data, obs) gets the
+    VAL-OPT-002 combinations it has every profile of, plus every profile at once.
+    Any other project gets what ``docker compose up`` starts (no profile), each of
+    its own profiles with the profiles it needs (from ``services``' ``depends_on``,
+    as ``up`` adds them), and every profile at once.
+    """
     if override:
         return [tuple(override)]
-    combos = [c.profiles for c in VALIDATION_MATRIX if c.profiles]
-    return [*combos, (ALL_PROFILES,)]
+    if set(BASE) <= set(profiles):
+        combos = [c.profiles for c in VALIDATION_MATRIX if c.profiles]
+        return [*(c for c in combos if set(c) <= set(profiles)), (ALL_PROFILES,)]
+    if not profiles:
+        return [(ALL_PROFILES,)]
+    each = [with_dependencies((p,), services)[0] if services else (p,) for p in profiles]
+    return list(dict.fromkeys([(), *each, (ALL_PROFILES,)]))
 
 
 def _label(profiles: tuple[str, ...]) -> str:
@@ -135,17 +162,19 @@ def check_stack(
     seed: int | None = None,
     sample: int = DEFAULT_SAMPLE,
     every_selection: bool = False,
+    policy: Policy | None = None,
 ) -> PolicyRun:
-    """Render once, derive each selection, evaluate every rule on each distinct set.
+    """Render once, derive each selection, evaluate the rules on each distinct set.
 
-    With ``every_selection`` the matrix is every non-empty selection of the
-    profiles (``validate --exhaustive``); invalid ones are then listed in
+    ``policy`` chooses the rules and their severities (default: every rule as
+    declared). With ``every_selection`` the matrix is every non-empty selection of
+    the profiles (``validate --exhaustive``); invalid ones are then listed in
     ``PolicyRun.selections``, not reported as findings. Raises ``RenderError``
     only when nothing at all renders (or, for every selection, when the full
     model does not render).
     """
     with render_cache():
-        return _check_stack(compose, override, today, seed, sample, every_selection)
+        return _check_stack(compose, override, today, seed, sample, every_selection, policy)
 
 
 def _check_stack(
@@ -155,6 +184,7 @@ def _check_stack(
     seed: int | None,
     sample: int,
     every_selection: bool,
+    policy: Policy | None,
 ) -> PolicyRun:
     seed = new_seed() if seed is None else seed
     with ThreadPoolExecutor(max_workers=1 + max(0, sample)) as pool:
@@ -172,11 +202,11 @@ def _check_stack(
             f"the full model (--profile '*') does not render: {full.error}",
             hint="fix that first; `invoke validate` shows each combination's error",
         )
-    combos = policy_matrix(override)
     cross: CrossCheck | None = None
     chosen: list[Selection] = []
     if full.model is not None:
         derivation = Derivation(full.model)
+        combos = policy_matrix(override, derivation.profiles, derivation.services)
         chosen = (
             derivation.all_selections()
             if every_selection
@@ -198,6 +228,7 @@ def _check_stack(
         ]
         cross = cross_check(compose, derivation, compared, seed=seed)
     else:
+        combos = policy_matrix(override, declared_profiles(facts))
         stacks, failed, warnings = _rendered_stacks(compose, facts, combos)
         if (ALL_PROFILES,) not in combos:
             failed.insert(0, ((ALL_PROFILES,), full.error))
@@ -209,13 +240,57 @@ def _check_stack(
     registered, problems = exceptions.load(compose.project.directory)
     # Compose's own findings go through the registry like any other: they can be excepted.
     rendering = findings_from_warnings(warnings, facts, (ALL_PROFILES,))
+    if compose.project.env_skipped:
+        # A variable that renders blank may be one the unread .env sets: say so.
+        rendering = [
+            dataclasses.replace(f, message=f"{f.message}; {compose.project.env_skipped}")
+            if f.rule_id == "COMPOSE-003"
+            else f
+            for f in rendering
+        ]
     rendering += [
         render_failure_finding(profiles, error, source=facts.root_name)
         for profiles, error in failed
     ]
-    evaluation = evaluate(stacks, registered, problems, today=today, compose_findings=rendering)
+    if policy is None:
+        evaluation = evaluate(stacks, registered, problems, today=today, compose_findings=rendering)
+    else:
+        evaluation = _judged(policy, stacks, registered, problems, today, rendering)
     evaluation.combinations = [_label(tuple(c)) for c in combos]
     return PolicyRun(evaluation, cross, failed, distinct_sets=len(stacks), selections=chosen)
+
+
+def _judged(
+    policy: Policy,
+    stacks: Sequence[Stack],
+    registered: Sequence[exceptions.Waiver],
+    problems: Sequence[Finding],
+    today: dt.date | None,
+    rendering: Sequence[Finding],
+) -> Evaluation:
+    """Evaluate only the rules ``policy`` selects and report them at its severities.
+
+    An exception for a rule the policy leaves out is set aside, not called stale;
+    one naming a rule that does not exist still reaches the registry's checks.
+    """
+    catalogue = rule_catalogue()
+    judged = {catalogue[r].requirement for r in policy.rules}
+    waivers = [
+        w
+        for w in registered
+        if (w.rule and (w.rule not in catalogue or policy.selects(w.rule)))
+        or (not w.rule and w.requirement in judged)
+    ]
+    evaluation = evaluate(
+        stacks,
+        waivers,
+        problems,
+        today=today,
+        rules=policy.model_rules(catalogue),
+        compose_findings=rendering,
+    )
+    evaluation.findings = policy.judge(evaluation.findings, catalogue)
+    return evaluation
 
 
 class DerivationMismatch(StackError):

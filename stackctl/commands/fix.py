@@ -14,12 +14,14 @@ from typing import TYPE_CHECKING, Any
 
 from stackctl.commands import Command
 from stackctl.commands import options as opt
-from stackctl.commands.groups import PROJECT_VALIDATION, report_group
+from stackctl.commands.check import project_rules
+from stackctl.commands.groups import PROJECT_VALIDATION, RuleChoice, report_group
 from stackctl.errors import UsageError
 from stackctl.project.compose import Compose, Project
 from stackctl.reporting import Outcome, ReportTo, say
 
 if TYPE_CHECKING:
+    from checks.rule_sets import Policy
     from stackctl.fixing.plan import FixPlan, Proposal
     from stackctl.fixing.proof import Proven
 
@@ -33,6 +35,8 @@ class FixOptions:
     report: ReportTo
     apply: bool = False
     rules: frozenset[str] | None = None  # None: every fixable rule
+    # The project's own rule set and selection (its config), as check judges it.
+    policy: Policy | None = None
 
 
 def _rule_ids(raw: opt.Raw, name: str) -> set[str]:
@@ -63,7 +67,8 @@ def parse(raw: opt.Raw) -> FixOptions:
         if not rules:
             raise UsageError("--select and --ignore leave no rule to fix", hint="drop an --ignore")
     project = PROJECT_VALIDATION.parse(raw)
-    return FixOptions(project, report, opt.flag(raw, "apply"), rules)
+    policy = project_rules(project, RuleChoice(), with_baseline=False).policy
+    return FixOptions(project, report, opt.flag(raw, "apply"), rules, policy)
 
 
 def _count(number: int, word: str, plural: str = "") -> str:
@@ -163,16 +168,16 @@ class FixOutcome(Outcome):
 
 
 def run(options: FixOptions) -> Outcome:
-    from stackctl.fixing.proof import prove
+    from stackctl.fixing.proof import prove, recheck
     from stackctl.fixing.session import checked_plan
 
     compose = Compose(options.project)
-    before, plan = checked_plan(compose, sample=0, rules=options.rules)
+    before, plan = checked_plan(compose, sample=0, rules=options.rules, policy=options.policy)
     if not options.apply or not plan.proposals:
         code = 1 if plan.proposals else 0
         return FixOutcome("fix", exit_code=code, plan=plan)
     say(f"writing {len(plan.proposals)} fixes and checking the project again")
-    proven = prove(compose, plan, before)
+    proven = prove(compose, plan, before, check=lambda c: recheck(c, options.policy))
     return FixOutcome(
         "fix", exit_code=1 if proven.refused else 0, plan=plan, proven=proven, applied=True
     )

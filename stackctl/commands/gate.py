@@ -14,7 +14,7 @@ from stackctl.commands import Command
 from stackctl.commands import check as check_command
 from stackctl.commands import options as opt
 from stackctl.commands import validate as validate_command
-from stackctl.commands.groups import CROSS_CHECK, PROJECT_VALIDATION, report_group
+from stackctl.commands.groups import CROSS_CHECK, PROJECT_VALIDATION, RULES, report_group
 from stackctl.project.render import render_cache
 from stackctl.reporting import Case, Outcome, ReportTo
 
@@ -36,8 +36,8 @@ def parse(raw: opt.Raw) -> GateOptions:
     validate = validate_command.ValidateOptions(
         project, (), report, opt.flag(raw, "exhaustive"), cross
     )
-    fail_on = opt.severity(raw, "fail_on", "high")
-    check = check_command.CheckOptions(project, (), fail_on, report, cross)
+    # The checks take the project's rules and baseline, as `check` does.
+    check = check_command.parse_check(raw, report, project)
     return GateOptions(validate, check, report)
 
 
@@ -76,7 +76,8 @@ COMMANDS = (
         (
             opt.Option("exhaustive", "flag", "validate every non-empty profile selection"),
             REPORT,
-            opt.Option("fail_on", "text", "lowest severity that fails the checks (default: high)"),
+            check_command.FAIL_ON,
+            RULES,
             CROSS_CHECK,
             PROJECT_VALIDATION,
         ),

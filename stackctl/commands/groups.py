@@ -1,4 +1,4 @@
-"""Flags several commands share, declared once: project, report, profiles, cross-check.
+"""Flags several commands share, declared once: project, report, profiles, cross-check, rules.
 
 A ``Group`` is a few ``Option``s and the one parser that turns them into a
 typed value (``Project``, ``ReportTo``, a profiles tuple, ``CrossCheck``).
@@ -53,9 +53,12 @@ def parse_project(raw: Raw, env_default: EnvDefault, *, notice: bool = True) -> 
     """The project directory, compose files and env file, resolved and checked once.
 
     ``validation`` renders with ``.env.example`` unless told otherwise (VAL-OPT-001),
-    and with no env file at all (not even ``.env``) in a project that has none;
-    ``ops`` uses ``.env`` when it exists, else ``.env.example`` with a notice.
-    A ``.env`` that exists but is not a readable text file is an error, never skipped.
+    and with no env file at all in a project that has none. A ``.env`` there is what
+    compose reads by default: it is read only when git tracks it (the project's
+    committed defaults, decided by ``Project.settled`` when the command runs, since
+    parsing starts no process); an untracked ``.env`` may hold real credentials and
+    is never read. ``ops`` uses ``.env`` when it exists, else ``.env.example`` with a
+    notice. A ``.env`` that exists but is not a readable text file is an error.
 
     ``validation`` is what the static commands ask for, so their project is
     ``static``: compose sees the env file and ``compose.STATIC_ENVIRONMENT``, never
@@ -63,35 +66,52 @@ def parse_project(raw: Raw, env_default: EnvDefault, *, notice: bool = True) -> 
     """
     static = env_default == "validation"
     directory = Path(text(raw, "project_dir") or ".")
-    env_file = text(raw, "env_file")
-    if env_file is None:
-        env_file = VALIDATION_ENV_FILE
-        if env_default == "ops":
-            local = directory / OPS_ENV_FILE
-            if local.exists() or local.is_symlink():
-                env_file = OPS_ENV_FILE
-            elif notice:
-                say(
-                    f"notice: no {OPS_ENV_FILE} found; using {VALIDATION_ENV_FILE}"
-                    f" (copy it to {OPS_ENV_FILE} to customise)"
-                )
-    elif not env_file.strip():
+    given = text(raw, "env_file")
+    if given is not None and not given.strip():
         raise UsageError("--env-file is empty", hint="name an env file, or leave the flag out")
     name = text(raw, "project_name")
     if name is not None and not name.strip():
         raise UsageError("--project-name is empty", hint="name the project, or leave the flag out")
-    if (
-        env_default == "validation"
-        and text(raw, "env_file") is None
-        and not (directory / VALIDATION_ENV_FILE).exists()
-        and directory.is_dir()
-    ):
-        # Another team's project without .env.example is still checked, with an
-        # empty environment: never its .env, which compose would read by default
-        # and which may hold real credentials.
-        bare = Project.at(directory, None, values(raw, "file"), name, static=static)
-        return dataclasses.replace(bare, env_file=Path(os.devnull))
-    return Project.at(directory, env_file, values(raw, "file"), name, static=static)
+    files = values(raw, "file")
+    if given is not None:
+        origin = f"{given} (given with --env-file)"
+        return Project.at(directory, given, files, name, static=static, env_origin=origin)
+    local = directory / OPS_ENV_FILE
+    has_local = local.exists() or local.is_symlink()
+    if env_default == "ops":
+        if has_local:
+            return Project.at(directory, OPS_ENV_FILE, files, name, env_origin=OPS_ENV_FILE)
+        if notice:
+            say(
+                f"notice: no {OPS_ENV_FILE} found; using {VALIDATION_ENV_FILE}"
+                f" (copy it to {OPS_ENV_FILE} to customise)"
+            )
+        return Project.at(
+            directory, VALIDATION_ENV_FILE, files, name, env_origin=VALIDATION_ENV_FILE
+        )
+    candidate = Path(OPS_ENV_FILE) if has_local else None
+    if (directory / VALIDATION_ENV_FILE).exists() or not directory.is_dir():
+        return Project.at(
+            directory,
+            VALIDATION_ENV_FILE,
+            files,
+            name,
+            static=static,
+            env_origin=f"{VALIDATION_ENV_FILE} (the project's example values)",
+            env_candidate=candidate,
+        )
+    # Another team's project without .env.example is still checked, with an empty
+    # environment unless it commits a .env: never a .env git does not track.
+    bare = Project.at(
+        directory,
+        None,
+        files,
+        name,
+        static=static,
+        env_origin=f"none (no {VALIDATION_ENV_FILE})",
+        env_candidate=candidate,
+    )
+    return dataclasses.replace(bare, env_file=Path(os.devnull))
 
 
 def project_group(env_default: EnvDefault, *, notice: bool = True) -> Group[Project]:
@@ -102,8 +122,8 @@ def project_group(env_default: EnvDefault, *, notice: bool = True) -> Group[Proj
             Option(
                 "file",
                 "list",
-                "compose file (repeatable; default: the one compose picks,"
-                " e.g. docker-compose.yml)",
+                "compose file (repeatable; default: the ones compose picks,"
+                " e.g. compose.yaml and compose.override.yaml)",
                 short="f",
             ),
             Option("env_file", "text", ENV_HELP[env_default]),
@@ -203,4 +223,50 @@ CROSS_CHECK = Group(
         ),
     ),
     parse_cross_check,
+)
+
+
+# -- rules: --select, --ignore -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RuleChoice:
+    """Rule selectors from the command line, as written (checked against the catalogue
+    by the command, with the project's configuration)."""
+
+    select: tuple[str, ...] = ()
+    ignore: tuple[str, ...] = ()
+
+
+def _selectors(raw: Raw, name: str) -> tuple[str, ...]:
+    given = values(raw, name)
+    words = tuple(w.strip() for value in given for w in value.split(",") if w.strip())
+    if given and not words:
+        raise UsageError(
+            f"--{name} {given[0]!r} names no rule",
+            hint=f"name rules or families, e.g. --{name} PRIV,SECRET-001",
+        )
+    return words
+
+
+def parse_rule_choice(raw: Raw) -> RuleChoice:
+    return RuleChoice(_selectors(raw, "select"), _selectors(raw, "ignore"))
+
+
+RULES = Group(
+    "rules",
+    (
+        Option(
+            "select",
+            "list",
+            "judge only these rules: IDs, families or prefixes, e.g. PRIV,SECRET-001, or ALL"
+            " (comma-separated, repeatable; replaces select in the project's config)",
+        ),
+        Option(
+            "ignore",
+            "list",
+            "never judge these rules (comma-separated, repeatable; adds to ignore in the config)",
+        ),
+    ),
+    parse_rule_choice,
 )

@@ -14,6 +14,7 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from stackctl.checking.check_run import PolicyRun, check_stack
 from stackctl.errors import EnvironmentProblem, StackError
@@ -21,14 +22,18 @@ from stackctl.fixing.plan import FixPlan, Proposal
 from stackctl.project.compose import Compose
 from stackctl.project.render import fresh_render_cache
 
+if TYPE_CHECKING:
+    from checks.rule_sets import Policy
+
 Recheck = Callable[[Compose], PolicyRun]
 
 
-def recheck(compose: Compose) -> PolicyRun:
+def recheck(compose: Compose, policy: Policy | None = None) -> PolicyRun:
     """The check a fix must pass: every selection of the matrix, no sampled cross-check,
-    rendered anew (the command's cache holds the files as they were)."""
+    rendered anew (the command's cache holds the files as they were), judged by the
+    project's own rules (``policy``; None: every rule)."""
     with fresh_render_cache():
-        return check_stack(compose, sample=0)
+        return check_stack(compose, sample=0, policy=policy)
 
 
 @dataclass

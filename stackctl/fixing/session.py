@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from typing import TYPE_CHECKING
 
 from stackctl.checking.check_run import PolicyRun, check_stack, project_facts
 from stackctl.fixing.plan import FixPlan, env_values, plan_fixes
@@ -10,6 +11,9 @@ from stackctl.project.compose import Compose
 from stackctl.project.profiles import ALL_PROFILES
 from stackctl.project.render import render_cache, render_outcome
 from stackctl.project.selections import DEFAULT_SAMPLE
+
+if TYPE_CHECKING:
+    from checks.rule_sets import Policy
 
 
 def checked_plan(
@@ -19,23 +23,24 @@ def checked_plan(
     seed: int | None = None,
     sample: int = DEFAULT_SAMPLE,
     rules: Collection[str] | None = None,
+    policy: Policy | None = None,
 ) -> tuple[PolicyRun, FixPlan]:
     """Check the project, then plan a fix for each open finding of a fixable rule.
 
     The plan reads the full render (every profile) the check made, from the same cache.
     """
     with render_cache():
-        policy = check_stack(compose, profiles, seed=seed, sample=sample)
+        checked = check_stack(compose, profiles, seed=seed, sample=sample, policy=policy)
         full = render_outcome(compose, (ALL_PROFILES,))
     if full.model is None:
-        return policy, FixPlan()
+        return checked, FixPlan()
     project = compose.project
     plan = plan_fixes(
         project.directory,
         project_facts(compose),
         full.model.data,
-        policy.evaluation.findings,
+        checked.evaluation.findings,
         env=env_values(project.env_file),
         rules=rules,
     )
-    return policy, plan
+    return checked, plan

@@ -23,6 +23,7 @@ and memory, in its own process group, stopped with the command.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import re
 import shlex
@@ -35,7 +36,11 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
-from checks.conventions import default_compose_file
+from checks.conventions import (
+    DEFAULT_COMPOSE_FILES,
+    default_compose_files,
+    ignored_default_files,
+)
 from stackctl.errors import (
     ComposeAborted,
     EnvironmentProblem,
@@ -217,13 +222,17 @@ def _readable_text_file(path: Path, what: str, hint: str) -> Path:
 class Project:
     """A compose project: its directory, its compose files and the env file it renders with.
 
-    ``files`` empty means the root ``docker-compose.yml``. Built once per
-    command (``Project.at``), then passed to every compose call unchanged.
+    ``files`` empty means the files compose itself picks (``compose_files``). Built
+    once per command (``Project.at``), then passed to every compose call unchanged.
 
     ``static`` marks the project of a command that only reads the files (``check``,
     ``validate``, ``profiles``, ``gate``: ``groups.parse_project(raw, "validation")``):
     every compose child of it gets ``STATIC_ENVIRONMENT`` only, so ``${VAR}``
     comes from the env file alone. Operating commands keep the caller's environment.
+
+    ``env_candidate`` is a ``.env`` compose would read by default, left undecided by
+    the parser (which starts no process): ``settled()`` reads it only when git
+    tracks it, and otherwise says in ``env_skipped`` why it was not read.
     """
 
     directory: Path
@@ -231,6 +240,9 @@ class Project:
     files: tuple[Path, ...] = ()
     name: str | None = None  # None: compose decides (COMPOSE_PROJECT_NAME, `name:`, directory)
     static: bool = False
+    env_origin: str = ""  # why this env file, for the report's header
+    env_candidate: Path | None = None
+    env_skipped: str = ""
 
     @classmethod
     def at(
@@ -241,6 +253,8 @@ class Project:
         name: str | None = None,
         *,
         static: bool = False,
+        env_origin: str = "",
+        env_candidate: Path | None = None,
     ) -> Project:
         try:
             root = Path(directory).resolve()
@@ -253,7 +267,7 @@ class Project:
             what = "is not a directory" if root.exists() else "does not exist"
             raise EnvironmentProblem(f"project directory {root} {what}", hint="pass --project-dir")
         resolved = tuple(p if p.is_absolute() else root / p for p in map(Path, files))
-        for path in resolved or (root / default_compose_file(root),):
+        for path in resolved or tuple(root / n for n in default_compose_files(root)):
             if not path.is_file():
                 message = (
                     f"compose file {path} is not a regular file"
@@ -262,7 +276,8 @@ class Project:
                 )
                 raise EnvironmentProblem(
                     message,
-                    hint="run from the repository root, or pass --project-dir / --file",
+                    hint="run from the project's directory, or pass --project-dir / --file"
+                    f" (compose looks for {', '.join(DEFAULT_COMPOSE_FILES)})",
                 )
         env_path: Path | None = None
         if env_file is not None:
@@ -272,16 +287,104 @@ class Project:
             _readable_text_file(
                 env_path, "env file", "create it (e.g. copy .env.example), or pass --env-file"
             )
-        return cls(directory=root, env_file=env_path, files=resolved, name=name, static=static)
+        return cls(
+            directory=root,
+            env_file=env_path,
+            files=resolved,
+            name=name,
+            static=static,
+            env_origin=env_origin,
+            env_candidate=None if env_candidate is None else root / env_candidate,
+        )
 
     @property
     def compose_files(self) -> tuple[Path, ...]:
-        # Without -f, the file compose itself would pick (compose.yaml first, as compose does).
-        return self.files or (self.directory / default_compose_file(self.directory),)
+        # Without -f, the files compose itself would pick: the main file and its override.
+        return self.files or tuple(
+            self.directory / n for n in default_compose_files(self.directory)
+        )
+
+    @property
+    def reads_env_file(self) -> bool:
+        """Whether a real env file is read (not none, not the empty stand-in)."""
+        return self.env_file is not None and self.env_file != Path(os.devnull)
 
     @property
     def root_path(self) -> Path:
         return self.compose_files[0]
+
+    @property
+    def files_origin(self) -> str:
+        """Why these compose files, in a few words for the report's header."""
+        if self.files:
+            return "given with -f"
+        picked = "compose's defaults" if len(self.compose_files) > 1 else "compose's default"
+        ignored = ignored_default_files(self.directory)
+        if ignored:
+            picked += f"; {', '.join(ignored)} also present, ignored as compose ignores it"
+        return picked
+
+    def settled(self) -> Project:
+        """This project with its env file decided (runs git when a ``.env`` is undecided)."""
+        return self if self.env_candidate is None else _settle(self)
+
+
+COMMITTED_ENV = "tracked by git: the project's committed defaults, read as compose reads them"
+
+
+@cache
+def _settle(project: Project) -> Project:
+    candidate = project.env_candidate
+    assert candidate is not None
+    shown = candidate.name
+    why_not = _why_not_committed(project.directory, candidate)
+    if why_not:
+        skipped = f"{shown} {why_not}: never read, as it may hold real credentials"
+        return dataclasses.replace(project, env_candidate=None, env_skipped=skipped)
+    _readable_text_file(candidate, "env file", "fix or remove it, or pass --env-file")
+    return dataclasses.replace(
+        project, env_file=candidate, env_candidate=None, env_origin=f"{shown} ({COMMITTED_ENV})"
+    )
+
+
+def _why_not_committed(directory: Path, candidate: Path) -> str:
+    """Nothing when git tracks ``candidate``; else why it cannot count as committed.
+
+    Only the index is asked (``ls-files``: no network, no remote); the repository's
+    own hooks and fsmonitor are switched off, so a hostile checkout runs nothing.
+    """
+    if candidate.is_symlink():
+        return "is a symlink"
+    if not candidate.is_file():
+        return "is not a regular file"
+    git = shutil.which("git")
+    if git is None:
+        return "may be uncommitted (no git to ask)"
+    argv = [
+        git,
+        "-c",
+        "core.fsmonitor=false",
+        "-c",
+        "core.hooksPath=/dev/null",
+        "ls-files",
+        "--error-unmatch",
+        "--",
+        candidate.name,
+    ]
+    env = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME")}
+    env.update(GIT_OPTIONAL_LOCKS="0", GIT_TERMINAL_PROMPT="0", LC_ALL="C")
+    done = run_child(
+        argv,
+        cwd=candidate.parent,
+        env=env,
+        bounds=Bounds(30.0, Bounds.from_env().memory_mb),
+        timed_out=lambda: EnvironmentProblem(
+            f"git ls-files did not answer within 30s in {directory}",
+            hint="pass --env-file to name the env file to render with",
+        ),
+        hint="install git, or pass --env-file",
+    )
+    return "" if done.returncode == 0 else "is not tracked by git"
 
 
 _OUT_OF_MEMORY = re.compile(r"fatal error: .*(out of memory|cannot allocate|reserve)", re.I)
@@ -300,6 +403,10 @@ class Compose:
     binary: ComposeBinary = field(default_factory=default_binary)
     extra_env: Mapping[str, str] = field(default_factory=dict)
     bounds: Bounds = field(default_factory=Bounds.from_env)
+
+    def __post_init__(self) -> None:
+        # Every compose child of a project sees the env file decided once (settled).
+        object.__setattr__(self, "project", self.project.settled())
 
     def command(self, args: Sequence[str], profiles: Sequence[str] = ()) -> list[str]:
         argv = [*self.binary.argv, "--project-directory", str(self.project.directory)]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping, Sequence
+from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from checks.finding import Finding
@@ -90,6 +91,13 @@ def findings_table(findings: Sequence[Finding], fixes: Fixes | None = None) -> s
     return "\n\n".join(blocks)
 
 
+def report_header(rows: Sequence[tuple[str, str]]) -> str:
+    """What a report judged and why, one aligned ``name: value`` line per row
+    (the compose files, the env file, the rule set and where it was chosen)."""
+    width = max((len(name) for name, _ in rows), default=0) + 1
+    return "\n".join(f"{name + ':':<{width}} {value}" for name, value in rows)
+
+
 TRACEABILITY_NOTE = (
     "pass counts services for service rules, the project (1) for project rules, "
     "and entries for EXC-* registry rules"
@@ -141,6 +149,14 @@ def traceability_table(
     return table(rows, headers)
 
 
+def _artifact(source: str) -> dict[str, str]:
+    """A file inside the project is relative to the checkout; one outside (-f) is absolute."""
+    path = PurePosixPath(source)
+    if path.is_absolute():
+        return {"uri": path.as_uri()}
+    return {"uri": source, "uriBaseId": "%SRCROOT%"}
+
+
 def sarif_fix(fix: FindingFix) -> dict[str, Any]:
     """One SARIF ``fix``: the replacements in each file, regions as 1-based lines/columns."""
     by_file: dict[str, list[dict[str, Any]]] = {}
@@ -160,7 +176,7 @@ def sarif_fix(fix: FindingFix) -> dict[str, Any]:
         "description": {"text": fix.description},
         "artifactChanges": [
             {
-                "artifactLocation": {"uri": file, "uriBaseId": "%SRCROOT%"},
+                "artifactLocation": _artifact(file),
                 "replacements": replacements,
             }
             for file, replacements in by_file.items()
@@ -198,7 +214,7 @@ def findings_sarif(
             "locations": [
                 {
                     "physicalLocation": {
-                        "artifactLocation": {"uri": f.source, "uriBaseId": "%SRCROOT%"},
+                        "artifactLocation": _artifact(f.source),
                         "region": {"startLine": max(f.line, 1)},
                     }
                 }
