@@ -153,6 +153,8 @@ def hostile_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     shutil.copytree(FIXTURES / "opsstack", project)
     shutil.copy(project / ".env.example", project / ".env")
     (project / "infra" / "10-core" / "web" / "docker-compose.yml").write_text(HOSTILE_WEB)
+    # Judged as this repository judges itself, so the state-path rule reports /data too.
+    (project / ".stackctl.toml").write_text('rule-set = "platform"\n')
     return project
 
 
