@@ -228,6 +228,15 @@ def _check_stack(
         ]
         cross = cross_check(compose, derivation, compared, seed=seed)
     else:
+        # An error that is the same with every profile and with none is in the files,
+        # not in a selection: every combination would repeat it, at a render's cost each
+        # (minutes for an alias bomb), so it is the answer at once.
+        bare = render_outcome(compose, ())
+        if bare.model is None and bare.error == full.error:
+            raise RenderError(
+                f"nothing could be rendered; compose says: {full.error}",
+                hint="the error does not depend on the profiles: fix the file it names",
+            )
         combos = policy_matrix(override, declared_profiles(facts))
         stacks, failed, warnings = _rendered_stacks(compose, facts, combos)
         if (ALL_PROFILES,) not in combos:
