@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from checks.finding import Finding
+from checks.project_files import UnreadableFile, read_project_text
 
 SCHEMA_VERSION = 1
 FINGERPRINT_RE = re.compile(r"^[0-9a-f]{32}$")
@@ -154,24 +155,14 @@ def parse(text: str, shown: str) -> Baseline:
 
 def read(project_dir: Path, name: str) -> Baseline | None:
     """The project's baseline, None when it has none; never a symlink or a special file."""
-    path = project_dir / name
-    if not path.exists() and not path.is_symlink():
+    try:
+        limit_text = f"{MAX_BYTES // (1024 * 1024)} MiB"
+        text = read_project_text(project_dir / name, name, MAX_BYTES, limit_text)
+    except UnreadableFile as error:
+        suffix = "; the baseline must be a regular file" if error.problem == "symlink" else ""
+        raise BaselineError(error.message + suffix) from None
+    if text is None:
         return None
-    if path.is_symlink():
-        raise BaselineError(f"{name} is a symlink; the baseline must be a regular file")
-    if not path.is_file():
-        raise BaselineError(f"{name} is not a regular file")
-    try:
-        with path.open("rb") as handle:
-            data = handle.read(MAX_BYTES + 1)
-    except OSError as error:
-        raise BaselineError(f"{name} cannot be read: {error.strerror}") from None
-    if len(data) > MAX_BYTES:
-        raise BaselineError(f"{name} is larger than {MAX_BYTES // (1024 * 1024)} MiB")
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as error:
-        raise BaselineError(f"{name} is not UTF-8 (byte {error.start})") from None
     return parse(text, name)
 
 

@@ -29,6 +29,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from checks.finding import Severity
+from checks.project_files import UnreadableFile, read_project_text
 from checks.rule_sets import PORTABLE, RULE_SETS, UnknownSelector, check_selector
 
 CONFIG_FILE = ".stackctl.toml"
@@ -68,23 +69,18 @@ def _near(word: str, choices: Collection[str]) -> str:
 def _read_toml(path: Path, shown: str, *, follow: bool = False) -> dict[str, Any] | None:
     """The parsed file, None when absent; anything unreadable is an error, and so is a
     symlink unless ``follow`` (a shared pyproject.toml may be one)."""
-    if not path.exists() and not path.is_symlink():
+    try:
+        text = read_project_text(path, shown, MAX_BYTES, f"{MAX_BYTES // 1024} KiB", follow=follow)
+    except UnreadableFile as error:
+        hints = {
+            "symlink": "make it a regular file in the project",
+            "special": "make it a regular TOML file",
+        }
+        raise ConfigError(error.message, hint=hints.get(error.problem, "")) from None
+    if text is None:
         return None
-    if path.is_symlink() and not follow:
-        raise ConfigError(f"{shown} is a symlink", hint="make it a regular file in the project")
-    if not path.is_file():
-        raise ConfigError(f"{shown} is not a regular file", hint="make it a regular TOML file")
     try:
-        with path.open("rb") as handle:
-            data = handle.read(MAX_BYTES + 1)
-    except OSError as error:
-        raise ConfigError(f"{shown} cannot be read: {error.strerror}") from None
-    if len(data) > MAX_BYTES:
-        raise ConfigError(f"{shown} is larger than {MAX_BYTES // 1024} KiB")
-    try:
-        return tomllib.loads(data.decode("utf-8"))
-    except UnicodeDecodeError as error:
-        raise ConfigError(f"{shown} is not UTF-8 (byte {error.start})") from None
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"{shown} is not valid TOML: {error}") from None
 
