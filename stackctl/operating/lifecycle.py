@@ -28,8 +28,9 @@ from stackctl.errors import (
     UsageError,
 )
 from stackctl.operating import docker_api, preflight
-from stackctl.operating.preflight import ChosenSelection, StepResult
+from stackctl.operating.preflight import ChosenSelection
 from stackctl.operating.redact import Redactor
+from stackctl.operating.steps import StepResult
 from stackctl.project.compose import Compose
 from stackctl.project.containers import containers
 from stackctl.project.profiles import ALL_PROFILES

@@ -10,7 +10,6 @@ import platform
 import urllib.error
 import urllib.request
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -18,6 +17,7 @@ from checks.catalogue import model_rules
 from checks.evaluator import evaluate
 from checks.stack import Stack
 from stackctl.operating.docker_api import plugin_state
+from stackctl.operating.steps import StepResult
 from stackctl.reporting import short_list
 
 PLUGIN_ALIAS = "loki"
@@ -42,14 +42,6 @@ OPTION_RULES = ("LOG-002", "LOG-004")
 FALLBACK_HINT = "or set LOG_DRIVER=local in your .env to log with the local driver instead"
 
 
-@dataclass(frozen=True)
-class Check:
-    name: str
-    ok: bool
-    detail: str
-    hint: str = ""
-
-
 def loki_services(model: Mapping[str, Any]) -> list[str]:
     services = model.get("services") or {}
     return sorted(
@@ -57,37 +49,39 @@ def loki_services(model: Mapping[str, Any]) -> list[str]:
     )
 
 
-def plugin_check(engine: Any, users: list[str]) -> Check:
+def plugin_check(engine: Any, users: list[str]) -> StepResult:
     if not users:
-        return Check("loki plugin", True, "no selected service uses the loki driver")
+        return StepResult("loki plugin", True, "no selected service uses the loki driver")
     state = plugin_state(engine, PLUGIN_ALIAS)
     who = f"{len(users)} service(s) log through it ({short_list(users)})"
     if not state.installed:
-        return Check(
+        return StepResult(
             "loki plugin",
             False,
             f"the Loki logging driver plugin is not installed; {who}",
             f"invoke loki.install  (runs: {INSTALL_COMMAND}) {FALLBACK_HINT}",
         )
     if not state.enabled:
-        return Check(
+        return StepResult(
             "loki plugin",
             False,
             f"the Loki logging driver plugin is installed but disabled; {who}",
             f"docker plugin enable {PLUGIN_ALIAS}  {FALLBACK_HINT}",
         )
-    return Check("loki plugin", True, f"installed and enabled ({state.reference or PLUGIN_ALIAS})")
+    return StepResult(
+        "loki plugin", True, f"installed and enabled ({state.reference or PLUGIN_ALIAS})"
+    )
 
 
-def options_check(model: Mapping[str, Any]) -> Check:
+def options_check(model: Mapping[str, Any]) -> StepResult:
     """Runs the policy rules through the rule engine, so preflight and `check` never disagree."""
     rules = model_rules()
     evaluation = evaluate([Stack(model=model)], rules=[rules[rule_id] for rule_id in OPTION_RULES])
     problems = evaluation.open_findings
     if not problems:
-        return Check("loki options", True, "loopback loki-url, non-blocking, bounded retries")
+        return StepResult("loki options", True, "loopback loki-url, non-blocking, bounded retries")
     first = problems[0]
-    return Check(
+    return StepResult(
         "loki options",
         False,
         f"{len(problems)} problem(s), first: {first.service}: {first.message}",
@@ -103,22 +97,22 @@ def loki_url(model: Mapping[str, Any]) -> str | None:
     return None
 
 
-def reachability_check(url: str | None, loki_running: bool, timeout: float = 2.0) -> Check:
+def reachability_check(url: str | None, loki_running: bool, timeout: float = 2.0) -> StepResult:
     """Only meaningful once Loki should be up; asks its /ready on the host's loopback."""
     if not url:
-        return Check("loki reachable", True, "no loki-url configured")
+        return StepResult("loki reachable", True, "no loki-url configured")
     if not loki_running:
-        return Check("loki reachable", True, "Loki is not running yet; not probed")
+        return StepResult("loki reachable", True, "Loki is not running yet; not probed")
     parts = urlsplit(url)
     ready = f"{parts.scheme}://{parts.netloc}/ready"
     try:
         with urllib.request.urlopen(ready, timeout=timeout) as response:
             ok = response.status == 200
     except (urllib.error.URLError, OSError) as error:
-        return Check(
+        return StepResult(
             "loki reachable",
             False,
             f"{ready} does not answer ({error})",
             "check that Loki publishes its port on 127.0.0.1",
         )
-    return Check("loki reachable", ok, f"{ready} answered", "")
+    return StepResult("loki reachable", ok, f"{ready} answered", "")

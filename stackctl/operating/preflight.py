@@ -21,6 +21,7 @@ from checks.conventions import PROJECT_LABEL, STATE_OWNER_LABEL, STATE_VARIABLE
 from stackctl.errors import EnvironmentProblem, RenderError
 from stackctl.operating import docker_api, loki
 from stackctl.operating.secrets import scaffold as scaffold_secrets
+from stackctl.operating.steps import StepResult
 from stackctl.project.compose import Compose, first_error_line
 from stackctl.project.containers import containers
 from stackctl.project.profiles import ALL_PROFILES, with_dependencies
@@ -65,14 +66,6 @@ def state_root(compose: Compose) -> str:
         if sep and name == STATE_VARIABLE:
             return value
     return ""
-
-
-@dataclass(frozen=True)
-class StepResult:
-    name: str
-    ok: bool
-    detail: str
-    hint: str = ""
 
 
 @dataclass
@@ -194,17 +187,13 @@ def state_step(state: Preflight) -> StepResult:
     return StepResult("state", True, f"{root} ({created} directories created)")
 
 
-def _as_step(check: loki.Check, name: str) -> StepResult:
-    return StepResult(name, check.ok, check.detail, check.hint)
-
-
 def loki_plugin_step(state: Preflight) -> StepResult:
     users = loki.loki_services(state.chosen.model.data)
-    return _as_step(loki.plugin_check(state.client, users), "loki plugin")
+    return loki.plugin_check(state.client, users)
 
 
 def loki_options_step(state: Preflight) -> StepResult:
-    return _as_step(loki.options_check(state.chosen.model.data), "loki options")
+    return loki.options_check(state.chosen.model.data)
 
 
 def loki_reachable_step(state: Preflight) -> StepResult:
@@ -213,7 +202,7 @@ def loki_reachable_step(state: Preflight) -> StepResult:
         for c in containers(state.compose, state.chosen.profiles)
     )
     url = loki.loki_url(state.chosen.model.data)
-    return _as_step(loki.reachability_check(url, running), "loki reachable")
+    return loki.reachability_check(url, running)
 
 
 def images_of(model: Model) -> dict[str, str]:
