@@ -92,6 +92,7 @@ class PolicyRun:
     failed: list[tuple[tuple[str, ...], str]] = field(default_factory=list)
     distinct_sets: int = 0
     selections: list[Selection] = field(default_factory=list)  # as derived, in matrix order
+    facts: ProjectFacts | None = None  # what the rules saw, for whoever plans on the same run
 
 
 def _derived_stacks(
@@ -266,7 +267,9 @@ def _check_stack(
     else:
         evaluation = _judged(policy, stacks, registered, problems, today, rendering)
     evaluation.combinations = [_label(tuple(c)) for c in combos]
-    return PolicyRun(evaluation, cross, failed, distinct_sets=len(stacks), selections=chosen)
+    return PolicyRun(
+        evaluation, cross, failed, distinct_sets=len(stacks), selections=chosen, facts=facts
+    )
 
 
 def _judged(

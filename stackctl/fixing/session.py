@@ -37,7 +37,7 @@ def checked_plan(
     project = compose.project
     plan = plan_fixes(
         project.directory,
-        project_facts(compose),
+        checked.facts or project_facts(compose),  # read once: the check's own facts
         full.model.data,
         checked.evaluation.findings,
         env=env_values(project.env_file),
