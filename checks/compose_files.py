@@ -8,6 +8,7 @@ nothing about rules.
 
 from __future__ import annotations
 
+import posixpath
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -83,6 +84,29 @@ def extends_files(data: Mapping[str, Any]) -> list[str]:
         if isinstance(extends, Mapping) and isinstance(extends.get("file"), str):
             files.append(extends["file"])
     return files
+
+
+def raw_service(documents: Mapping[str, Any], file: str, service: str) -> Mapping[str, Any]:
+    """``services.<service>`` of one raw compose file as written ({} when absent)."""
+    document = documents.get(file)
+    services = document.get("services") if isinstance(document, Mapping) else None
+    spec = services.get(service) if isinstance(services, Mapping) else None
+    return spec if isinstance(spec, Mapping) else {}
+
+
+def extends_of(file: str, spec: Mapping[str, Any]) -> tuple[str, str] | None:
+    """The (file, service) a raw service in ``file`` extends, the file relative to the
+    project as compose resolves it (from the extending file's folder); None when it
+    extends nothing, or in a form compose would refuse."""
+    extends = spec.get("extends")
+    if isinstance(extends, str):
+        return file, extends
+    if not isinstance(extends, Mapping) or not isinstance(extends.get("service"), str):
+        return None
+    target = extends.get("file")
+    if not isinstance(target, str) or not target:
+        return file, extends["service"]
+    return posixpath.normpath(posixpath.join(posixpath.dirname(file), target)), extends["service"]
 
 
 def is_remote(path: str) -> bool:

@@ -9,11 +9,11 @@ loads, over the services it extends.
 
 from __future__ import annotations
 
-import posixpath
 import re
 from collections.abc import Mapping
 from typing import Any
 
+from checks.compose_files import extends_of, raw_service
 from checks.stack import Stack
 
 # Compose interpolation after ``$$`` escapes are removed: ``${VAR}``, ``${VAR:-default}``,
@@ -45,28 +45,13 @@ def filled_at_run_time(written: str | None) -> bool:
     return True
 
 
-def _service_in(stack: Stack, file: str, service: str) -> Mapping[str, Any] | None:
-    document = stack.facts.documents.get(file) or {}
-    services = document.get("services") if isinstance(document, Mapping) else None
-    spec = services.get(service) if isinstance(services, Mapping) else None
-    return spec if isinstance(spec, Mapping) else None
-
-
 def _with_bases(stack: Stack, file: str, service: str, depth: int = 0) -> list[Mapping[str, Any]]:
     """The raw mappings of ``service`` in ``file``: what it extends first, itself last."""
-    spec = _service_in(stack, file, service)
-    if spec is None or depth > EXTENDS_DEPTH:
+    spec = raw_service(stack.facts.documents, file, service)
+    if not spec or depth > EXTENDS_DEPTH:
         return []
-    extends = spec.get("extends")
-    base_file, base_service = file, ""
-    if isinstance(extends, str):
-        base_service = extends
-    elif isinstance(extends, Mapping) and isinstance(extends.get("service"), str):
-        base_service = extends["service"]
-        if isinstance(extends.get("file"), str):
-            joined = posixpath.join(posixpath.dirname(file), extends["file"])
-            base_file = posixpath.normpath(joined)
-    bases = _with_bases(stack, base_file, base_service, depth + 1) if base_service else []
+    base = extends_of(file, spec)
+    bases = _with_bases(stack, *base, depth + 1) if base and base[1] else []
     return [*bases, spec]
 
 

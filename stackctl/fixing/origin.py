@@ -11,11 +11,11 @@ goes there.
 
 from __future__ import annotations
 
-import posixpath
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from checks.compose_files import extends_of, raw_service
 from checks.stack import ProjectFacts
 
 
@@ -46,9 +46,7 @@ class Chain:
 
 
 def _spec(facts: ProjectFacts, place: Place) -> Mapping[str, Any]:
-    services = (facts.documents.get(place.file) or {}).get("services")
-    spec = services.get(place.name) if isinstance(services, Mapping) else None
-    return spec if isinstance(spec, Mapping) else {}
+    return raw_service(facts.documents, place.file, place.name)
 
 
 def writes(facts: ProjectFacts, place: Place, key: str) -> bool:
@@ -62,23 +60,19 @@ def written(facts: ProjectFacts, place: Place, key: str) -> Any:
 
 def extended(facts: ProjectFacts, place: Place) -> tuple[Place | None, str]:
     """The template ``place`` extends, or None and why the chain stops here ("" at its end)."""
-    extends = _spec(facts, place).get("extends")
-    if extends is None:
+    spec = _spec(facts, place)
+    if spec.get("extends") is None:
         return None, ""
-    if isinstance(extends, str):
-        name, file = extends, ""
-    elif isinstance(extends, Mapping):
-        name, file = str(extends.get("service") or ""), str(extends.get("file") or "")
-    else:
+    target = extends_of(place.file, spec)
+    if target is None:
         return None, f"{place} has an extends compose would refuse"
-    if "$" in name or "$" in file:
+    file, name = target
+    written_file = spec["extends"].get("file") if isinstance(spec["extends"], Mapping) else None
+    if "$" in name or "$" in str(written_file or ""):
         return None, f"{place} extends through a variable"
-    if not file:
-        return Place(place.file, name), ""
-    target = posixpath.normpath(posixpath.join(posixpath.dirname(place.file), file))
-    if target.startswith("../") or target not in facts.documents:
-        return None, f"{place} extends {file}, a file outside the project"
-    return Place(target, name), ""
+    if file != place.file and (file.startswith("../") or file not in facts.documents):
+        return None, f"{place} extends {written_file}, a file outside the project"
+    return Place(file, name), ""
 
 
 def chain_of(facts: ProjectFacts, service: str) -> Chain:
