@@ -16,11 +16,11 @@ from typing import Any
 
 import yaml
 
-from checks.conventions import default_compose_files
+from checks.conventions import DEFAULT_COMPOSE_FILES, default_compose_files
 from checks.locate import SAFE_LOADER, Locator
 
 IGNORED_DIRS = {".git", ".nox", ".venv", "node_modules", "tests", "secrets", "build"}
-COMPOSE_NAMES = {"docker-compose.yml", "docker-compose.yaml", "compose.yml", "compose.yaml"}
+COMPOSE_NAMES = frozenset(DEFAULT_COMPOSE_FILES)
 
 
 def parse_env_file(text: str) -> dict[str, str]:

@@ -34,12 +34,6 @@ def _present(project_dir: Path, names: tuple[str, ...]) -> list[str]:
     return [name for name in names if (project_dir / name).is_file()]
 
 
-def default_compose_file(project_dir: Path) -> str:
-    """The main file compose itself picks in ``project_dir`` when no ``-f`` is given."""
-    found = _present(project_dir, DEFAULT_COMPOSE_FILES)
-    return found[0] if found else ROOT_FILE
-
-
 def default_compose_files(project_dir: Path) -> tuple[str, ...]:
     """Every file compose loads without ``-f``: the main file, then its override if any.
 
