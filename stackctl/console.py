@@ -18,15 +18,19 @@ from tabulate import tabulate
 
 # C0 except tab and newline, DEL and C1: escaping ESC (and CSI, 0x9b) makes every
 # escape sequence plain text, since what follows it is printable.
-_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+# Bidi overrides and isolates, and the Unicode line and paragraph separators, too: they
+# reorder or split what the reader sees without any escape byte ("Trojan Source").
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]")
 
 
 def _escaped(match: re.Match[str]) -> str:
-    return f"\\x{ord(match.group()):02x}"
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
 
 
 def inert(text: str) -> str:
-    """``text`` with every terminal control character shown as ``\\xNN``.
+    """``text`` with every terminal control character shown as ``\\xNN`` (``\\uNNNN``
+    for the bidi and separator characters).
 
     Tab and newline stay (the formats here allow them); escaping is idempotent,
     since its output holds no control character.

@@ -53,6 +53,16 @@ def test_inert_escapes_every_control_but_tab_and_newline() -> None:
     assert inert("café ünïcode") == "café ünïcode"
 
 
+def test_inert_escapes_bidi_overrides_and_unicode_line_separators() -> None:
+    # "Trojan Source": a right-to-left override makes `prod` read as `dorp` in a table cell.
+    reordering = "svc\u202eprod\u202c \u2066iso\u2069 \u200fmark \u061c line\u2028break"
+    shown = inert(reordering)
+    assert not set(shown) & set("\u202e\u202c\u2066\u2069\u200f\u061c\u2028"), repr(shown)
+    assert "\\u202eprod\\u202c" in shown and "\\u2066iso\\u2069" in shown
+    assert "\\u200fmark" in shown and "\\u061c" in shown and "line\\u2028break" in shown
+    assert inert(shown) == shown
+
+
 def test_table_cells_headers_and_say_are_inert(capsys: pytest.CaptureFixture[str]) -> None:
     text = table([(HOSTILE, 1, None, Path(f"/data{TITLE}"))], [f"h{TITLE}", "n", "x", "p"])
     assert not RAW_CONTROL.search(text), repr(text)
