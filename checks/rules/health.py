@@ -127,25 +127,37 @@ def readiness_conditions(stack: Stack) -> Iterator[Hit]:
     """,
 )
 def dependency_cycles(stack: Stack) -> Iterator[Hit]:
-    """``depends_on`` forms no cycle (reported once, on the cycle's first service)."""
+    """``depends_on`` forms no cycle (reported once, on the cycle's first service).
+
+    A depth-first walk with its own stack, not recursion: a chain of thousands of
+    services is a shape a generated project can have, and must not exhaust Python's.
+    """
     graph = {name: list(spec.get("depends_on") or {}) for name, spec in stack.services.items()}
     state: dict[str, int] = {}  # 1 = on the current path, 2 = done
     reported: set[frozenset[str]] = set()
-
-    def visit(node: str, path: list[str]) -> Iterator[Hit]:
-        state[node] = 1
-        for dep in graph.get(node, []):
-            if state.get(dep) == 1:
-                cycle = [*path[path.index(dep) :], dep]
+    for root in sorted(graph):
+        if state.get(root) is not None:
+            continue
+        path = [root]  # the services on the current path, in order
+        position = {root: 0}
+        pending = [iter(graph[root])]  # each path entry's dependencies still to visit
+        state[root] = 1
+        while pending:
+            dep = next(pending[-1], None)
+            if dep is None:
+                done = path.pop()
+                del position[done]
+                state[done] = 2
+                pending.pop()
+            elif state.get(dep) == 1:
+                cycle = [*path[position[dep] :], dep]
                 key = frozenset(cycle)
                 if key not in reported:
                     reported.add(key)
-                    start = min(cycle[:-1])
-                    yield Hit(start, "dependency cycle: " + " -> ".join(cycle), subject=start)
+                    first = min(cycle[:-1])
+                    yield Hit(first, "dependency cycle: " + " -> ".join(cycle), subject=first)
             elif dep in graph and state.get(dep) is None:
-                yield from visit(dep, [*path, dep])
-        state[node] = 2
-
-    for node in sorted(graph):
-        if state.get(node) is None:
-            yield from visit(node, [node])
+                state[dep] = 1
+                position[dep] = len(path)
+                path.append(dep)
+                pending.append(iter(graph[dep]))
