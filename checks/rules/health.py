@@ -127,11 +127,9 @@ def readiness_conditions(stack: Stack) -> Iterator[Hit]:
     """,
 )
 def dependency_cycles(stack: Stack) -> Iterator[Hit]:
-    """``depends_on`` forms no cycle (reported once, on the cycle's first service).
-
-    A depth-first walk with its own stack, not recursion: a chain of thousands of
-    services is a shape a generated project can have, and must not exhaust Python's.
-    """
+    """``depends_on`` forms no cycle (reported once, on the cycle's first service)."""
+    # A depth-first walk with its own stack, not recursion: a chain of thousands of
+    # services is a shape a generated project can have, and must not exhaust Python's.
     graph = {name: list(spec.get("depends_on") or {}) for name, spec in stack.services.items()}
     state: dict[str, int] = {}  # 1 = on the current path, 2 = done
     reported: set[frozenset[str]] = set()
