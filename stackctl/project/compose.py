@@ -337,7 +337,7 @@ def _settle(project: Project) -> Project:
     candidate = project.env_candidate
     assert candidate is not None
     shown = candidate.name
-    why_not = _why_not_committed(project.directory, candidate)
+    why_not = why_not_committed(project.directory, candidate)
     if why_not:
         skipped = f"{shown} {why_not}: never read, as it may hold real credentials"
         return dataclasses.replace(project, env_candidate=None, env_skipped=skipped)
@@ -347,7 +347,7 @@ def _settle(project: Project) -> Project:
     )
 
 
-def _why_not_committed(directory: Path, candidate: Path) -> str:
+def why_not_committed(directory: Path, candidate: Path) -> str:
     """Nothing when git tracks ``candidate``; else why it cannot count as committed.
 
     Only the index is asked (``ls-files``: no network, no remote); the repository's

@@ -28,6 +28,7 @@ from typing import Any
 
 from checks.compose_files import remote_references
 from stackctl.errors import RenderError
+from stackctl.project.boundary import require_within
 from stackctl.project.compose import Compose, first_error_line
 from stackctl.project.profiles import check_known
 
@@ -116,6 +117,8 @@ def _error_line(done: subprocess.CompletedProcess[str]) -> str:
 
 
 def _render_uncached(compose: Compose, profiles: tuple[str, ...]) -> RenderOutcome:
+    if compose.project.static:
+        require_within(compose)  # nothing outside the project is ever opened
     done = compose.run(["config", "--format", "json"], profiles)
     directory = str(compose.project.directory)
     warnings = warning_texts(done.stderr, directory)
@@ -249,6 +252,8 @@ def require_known_profiles(compose: Compose, requested: Sequence[str]) -> None:
 
 def list_profiles(compose: Compose) -> tuple[str, ...]:
     """Every profile any service declares (``config --profiles``)."""
+    if compose.project.static:
+        require_within(compose)
     done = compose.run(["config", "--profiles"])
     if done.returncode != 0:
         raise RenderError(name_remote(compose, _error_line(done)))

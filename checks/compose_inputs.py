@@ -1,0 +1,303 @@
+"""Every file a ``docker compose config`` of a project reads, found from the files alone.
+
+Compose reads more than the files given with ``-f``: what they ``include`` (with
+each include's own env file, or the ``.env`` in the included project's folder),
+the files services ``extends``, each service's ``env_file`` and ``label_file``,
+and the project's env file. This module walks those references the way compose
+resolves them (relative folders, ``${VAR}`` interpolation from the env file and
+the environment given) without running compose, so a caller can
+
+- refuse a render that would read outside the project or load a ``.env``
+  (``stackctl``'s project boundary), and
+- key a cache on the content of everything a render depends on.
+
+It never merges anything: the render does that. Files that the model only names
+(a secret's or config's ``file``) are ``referenced``: ``config`` does not read them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from checks.compose_files import is_remote, parse_env_file
+from checks.conventions import default_compose_files
+from checks.locate import SAFE_LOADER
+
+# A compose file larger than this is hashed as an input but not walked for references;
+# compose itself will read it (and usually refuse it), the walk need not.
+WALK_MAX_BYTES = 4 * 1024 * 1024
+DOTENV = ".env"
+
+# ${NAME}, ${NAME:-default}, ${NAME-default}, ${NAME:?err}, ${NAME?err}, ${NAME:+alt},
+# ${NAME+alt}, $NAME, and $$ (a literal dollar): compose's interpolation forms.
+_VARIABLE = re.compile(
+    r"\$(?:(?P<escaped>\$)|\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)"
+    r"(?:(?P<op>:?[-?+])(?P<arg>[^}]*))?\}|(?P<bare>[A-Za-z_][A-Za-z0-9_]*))"
+)
+
+
+def interpolate(text: str, variables: Mapping[str, str]) -> str:
+    """``text`` with compose's ``${VAR}`` forms replaced from ``variables`` (unset: empty)."""
+
+    def replace(match: re.Match[str]) -> str:
+        if match.group("escaped"):
+            return "$"
+        name = match.group("braced") or match.group("bare")
+        value = variables.get(name)
+        op, arg = match.group("op"), match.group("arg") or ""
+        if op is None:
+            return value or ""
+        empty_counts = op.startswith(":")
+        is_set = value is not None and (value != "" or not empty_counts)
+        kind = op[-1]
+        if kind == "-":
+            return value if is_set and value is not None else interpolate(arg, variables)
+        if kind == "+":
+            return interpolate(arg, variables) if is_set else ""
+        return value or ""  # "?": compose fails the render itself when unset
+
+    return _VARIABLE.sub(replace, text)
+
+
+@dataclass(frozen=True)
+class InputReference:
+    """One file a render depends on, and who names it.
+
+    ``referrer`` is the file that names it (relative to the project when inside it),
+    or ``"--file"``/``"--env-file"`` for what the user gave; ``key`` says where
+    (``include``, ``services.web.env_file``, ...); ``written`` is the text as the
+    file spells it; ``path`` is absolute with every symlink resolved.
+    """
+
+    referrer: str
+    key: str
+    written: str
+    path: Path
+    given: bool = False  # named on the command line by the user, not by a project file
+
+    @property
+    def where(self) -> str:
+        return f"{self.referrer} ({self.key}: {self.written})" if not self.given else self.key
+
+
+@dataclass(frozen=True)
+class RenderInputs:
+    """What a render of the project reads, and what its files name without being read."""
+
+    project_dir: Path
+    read: tuple[InputReference, ...] = ()
+    referenced: tuple[InputReference, ...] = ()
+    remote: tuple[InputReference, ...] = ()  # git or OCI; never fetched
+    dotenv: tuple[InputReference, ...] = ()  # a .env compose loads by default (in ``read`` too)
+
+    @property
+    def outside(self) -> tuple[InputReference, ...]:
+        """Files a project file makes compose read from outside the project."""
+        return tuple(r for r in self.read if not r.given and not _within(self.project_dir, r.path))
+
+    @property
+    def paths(self) -> tuple[Path, ...]:
+        """Every distinct file read, in the order first met."""
+        return tuple(dict.fromkeys(r.path for r in self.read))
+
+
+def _within(root: Path, path: Path) -> bool:
+    return path == root or root in path.parents
+
+
+def _resolve(path: Path) -> Path:
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError):  # a symlink loop: keep it as written, outside-checkable
+        return path.absolute()
+
+
+def _strings(value: Any) -> list[str]:
+    """A string, a list of strings, or a list of ``{path: ...}`` entries, as paths."""
+    items = value if isinstance(value, list) else [value]
+    paths = []
+    for item in items:
+        path = item.get("path") if isinstance(item, Mapping) else item
+        if isinstance(path, str) and path:
+            paths.append(path)
+    return paths
+
+
+def _load_yaml(path: Path) -> Mapping[str, Any]:
+    try:
+        if not path.is_file() or path.stat().st_size > WALK_MAX_BYTES:
+            return {}
+        loader = SAFE_LOADER(path.read_bytes().decode("utf-8", errors="replace"))
+        try:
+            data = loader.get_single_data()
+        finally:
+            loader.dispose()
+    except (OSError, yaml.YAMLError, RecursionError):
+        return {}  # compose reports the file's own problem; the walk only follows references
+    return data if isinstance(data, Mapping) else {}
+
+
+@dataclass
+class _Walk:
+    project_dir: Path
+    environment: Mapping[str, str]
+    read: list[InputReference] = field(default_factory=list)
+    referenced: list[InputReference] = field(default_factory=list)
+    remote: list[InputReference] = field(default_factory=list)
+    dotenv: list[InputReference] = field(default_factory=list)
+    walked: set[tuple[Path, Path]] = field(default_factory=set)
+
+    def name(self, path: Path) -> str:
+        resolved = _resolve(path)
+        if _within(self.project_dir, resolved):
+            return resolved.relative_to(self.project_dir).as_posix() or "."
+        return resolved.as_posix()
+
+    def add(
+        self,
+        into: list[InputReference],
+        referrer: str,
+        key: str,
+        written: str,
+        base: Path,
+        given: bool = False,
+    ) -> Path:
+        path = _resolve(base / written)
+        into.append(InputReference(referrer, key, written, path, given))
+        return path
+
+    def env_values(self, files: Iterable[Path]) -> dict[str, str]:
+        values: dict[str, str] = {}
+        for path in files:
+            try:
+                if path.is_file():
+                    values.update(parse_env_file(path.read_bytes().decode("utf-8", "replace")))
+            except OSError:
+                continue
+        return values
+
+    def compose_file(self, path: Path, working_dir: Path, variables: Mapping[str, str]) -> None:
+        """Walk one loaded compose file: its includes, extends and per-service files."""
+        if (path, working_dir) in self.walked:  # compose refuses cycles; never loop here
+            return
+        self.walked.add((path, working_dir))
+        data = _load_yaml(path)
+        referrer = self.name(path)
+        for entry in data.get("include") or [] if isinstance(data.get("include"), list) else []:
+            self.include(entry, referrer, path.parent, variables)
+        services = data.get("services")
+        for service, spec in services.items() if isinstance(services, Mapping) else []:
+            if isinstance(spec, Mapping):
+                self.service(str(service), spec, referrer, path, working_dir, variables)
+        for kind in ("secrets", "configs"):
+            declared = data.get(kind)
+            for name, spec in declared.items() if isinstance(declared, Mapping) else []:
+                if isinstance(spec, Mapping) and isinstance(spec.get("file"), str):
+                    written = interpolate(spec["file"], variables)
+                    self.add(self.referenced, referrer, f"{kind}.{name}.file", written, working_dir)
+
+    def include(self, entry: Any, referrer: str, base: Path, variables: Mapping[str, str]) -> None:
+        spec = entry if isinstance(entry, Mapping) else {"path": entry}
+        paths = [interpolate(p, variables) for p in _strings(spec.get("path"))]
+        local = []
+        for written in paths:
+            if is_remote(written):
+                self.remote.append(InputReference(referrer, "include", written, Path(written)))
+            else:
+                local.append(self.add(self.read, referrer, "include", written, base))
+        if not local:
+            return
+        directory = spec.get("project_directory")
+        working_dir = (
+            _resolve(base / interpolate(directory, variables))
+            if isinstance(directory, str) and directory
+            else local[0].parent
+        )
+        env_files = [
+            self.add(self.read, referrer, "include.env_file", interpolate(w, variables), base)
+            for w in _strings(spec.get("env_file"))
+        ]
+        if not env_files and (working_dir / DOTENV).is_file():
+            # compose loads the included project's own .env when the entry names none
+            written = (
+                (Path(directory) / DOTENV).as_posix()
+                if isinstance(directory, str)
+                else (Path(paths[0]).parent / DOTENV).as_posix()
+            )
+            env_files = [self.add(self.read, referrer, "include (its .env)", written, base)]
+            self.dotenv.append(self.read[-1])
+        scoped = {**variables, **self.env_values(env_files)}
+        for path in local:
+            self.compose_file(path, working_dir, scoped)
+
+    def service(
+        self,
+        service: str,
+        spec: Mapping[str, Any],
+        referrer: str,
+        path: Path,
+        working_dir: Path,
+        variables: Mapping[str, str],
+    ) -> None:
+        extends = spec.get("extends")
+        if isinstance(extends, Mapping) and isinstance(extends.get("file"), str):
+            written = interpolate(extends["file"], variables)
+            key = f"services.{service}.extends.file"
+            if is_remote(written):
+                self.remote.append(InputReference(referrer, key, written, Path(written)))
+            else:
+                target = self.add(self.read, referrer, key, written, path.parent)
+                # an extended file's relative paths are its own folder's
+                self.compose_file(target, target.parent, variables)
+        for key in ("env_file", "label_file"):
+            for written in _strings(spec.get(key)):
+                self.add(
+                    self.read,
+                    referrer,
+                    f"services.{service}.{key}",
+                    interpolate(written, variables),
+                    working_dir,
+                )
+
+
+def render_inputs(
+    project_dir: Path,
+    files: Sequence[Path | str] = (),
+    env_file: Path | None = None,
+    *,
+    environment: Mapping[str, str] | None = None,
+    given_files: bool = False,
+    given_env_file: bool = False,
+) -> RenderInputs:
+    """Every file ``docker compose config`` reads for this project, found from the files.
+
+    ``files`` default to the ones compose picks; ``env_file`` None means compose's
+    default (the project's ``.env``, when it exists). ``environment`` is what the
+    compose child sees, for ``${VAR}`` in paths; it wins over the env file's values,
+    as in compose. ``given_*`` mark what the user named on the command line.
+    """
+    root = _resolve(project_dir)
+    walk = _Walk(root, dict(environment or {}))
+    compose_files = [root / f for f in files] or [root / n for n in default_compose_files(root)]
+    if env_file is None:
+        if (root / DOTENV).is_file():
+            walk.add(walk.read, "compose", "the project's .env", DOTENV, root)
+            walk.dotenv.append(walk.read[-1])
+        env_paths = [root / DOTENV]
+    else:
+        walk.add(walk.read, "--env-file", "--env-file", str(env_file), root, given_env_file)
+        env_paths = [env_file if env_file.is_absolute() else root / env_file]
+    # compose: a variable set in the environment wins over the env file's value
+    variables = {**walk.env_values(env_paths), **walk.environment}
+    for path in compose_files:
+        resolved = walk.add(walk.read, "--file", "--file", str(path), root, given_files)
+        walk.compose_file(resolved, root, variables)
+    return RenderInputs(
+        root, tuple(walk.read), tuple(walk.referenced), tuple(walk.remote), tuple(walk.dotenv)
+    )
