@@ -34,35 +34,73 @@ from checks.locate import SAFE_LOADER
 WALK_MAX_BYTES = 4 * 1024 * 1024
 DOTENV = ".env"
 
-# ${NAME}, ${NAME:-default}, ${NAME-default}, ${NAME:?err}, ${NAME?err}, ${NAME:+alt},
-# ${NAME+alt}, $NAME, and $$ (a literal dollar): compose's interpolation forms.
-_VARIABLE = re.compile(
-    r"\$(?:(?P<escaped>\$)|\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)"
-    r"(?:(?P<op>:?[-?+])(?P<arg>[^}]*))?\}|(?P<bare>[A-Za-z_][A-Za-z0-9_]*))"
-)
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_OPERATORS = (":-", ":?", ":+", "-", "?", "+")
+
+
+def _braced_end(text: str, start: int) -> int:
+    """The index of the ``}`` closing the ``${`` that opens before ``start`` (-1: none)."""
+    depth = 1
+    index = start
+    while index < len(text):
+        if text.startswith("${", index):
+            depth += 1
+            index += 2
+            continue
+        if text[index] == "}":
+            depth -= 1
+            if depth == 0:
+                return index
+        index += 1
+    return -1
 
 
 def interpolate(text: str, variables: Mapping[str, str]) -> str:
-    """``text`` with compose's ``${VAR}`` forms replaced from ``variables`` (unset: empty)."""
+    """``text`` with compose's interpolation applied from ``variables`` (unset: empty).
 
-    def replace(match: re.Match[str]) -> str:
-        if match.group("escaped"):
-            return "$"
-        name = match.group("braced") or match.group("bare")
-        value = variables.get(name)
-        op, arg = match.group("op"), match.group("arg") or ""
-        if op is None:
-            return value or ""
-        empty_counts = op.startswith(":")
-        is_set = value is not None and (value != "" or not empty_counts)
-        kind = op[-1]
-        if kind == "-":
-            return value if is_set and value is not None else interpolate(arg, variables)
-        if kind == "+":
-            return interpolate(arg, variables) if is_set else ""
-        return value or ""  # "?": compose fails the render itself when unset
-
-    return _VARIABLE.sub(replace, text)
+    ``${NAME}``, ``$NAME``, ``$$`` (a literal dollar) and the operators ``:-``, ``-``,
+    ``:+``, ``+``, ``:?``, ``?``, whose argument may itself hold ``${...}``.
+    """
+    out: list[str] = []
+    index = 0
+    while index < len(text):
+        char = text[index]
+        if char != "$" or index + 1 == len(text):
+            out.append(char)
+            index += 1
+            continue
+        following = text[index + 1]
+        if following == "$":
+            out.append("$")
+            index += 2
+            continue
+        if following != "{":
+            bare = _NAME.match(text, index + 1)
+            if bare is None:
+                out.append(char)
+                index += 1
+                continue
+            out.append(variables.get(bare.group(), ""))
+            index = bare.end()
+            continue
+        end = _braced_end(text, index + 2)
+        name = _NAME.match(text, index + 2)
+        if end < 0 or name is None:
+            out.append(text[index:])  # compose refuses it; nothing to resolve
+            break
+        rest = text[name.end() : end]
+        value = variables.get(name.group())
+        operator = next((op for op in _OPERATORS if rest.startswith(op)), "")
+        argument = rest[len(operator) :]
+        is_set = value is not None and (value != "" or not operator.startswith(":"))
+        if operator.endswith("-"):
+            out.append(value if is_set and value is not None else interpolate(argument, variables))
+        elif operator.endswith("+"):
+            out.append(interpolate(argument, variables) if is_set else "")
+        else:  # plain, or "?" (compose fails the render itself when unset)
+            out.append(value or "")
+        index = end + 1
+    return "".join(out)
 
 
 @dataclass(frozen=True)

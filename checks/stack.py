@@ -161,7 +161,8 @@ class ProjectFacts:
             # Where compose takes the definition from: a -f file wins, else the first include.
             chosen = next((d for d in places if d.unit == 0), places[0])
             sources[service] = (chosen.file, chosen.line)
-        env_text = read_text(project_dir / ".env.example")
+        example = project_dir / ".env.example"  # never through a symlink leading outside
+        env_text = read_text(example) if inside(project_dir, example) else ""
         root_name = given[0] if given else ROOT_FILE
         return cls(
             root=reader.raw.get(root_name, {}),

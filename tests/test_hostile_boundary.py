@@ -1,0 +1,289 @@
+"""Hostile projects that try to make a static command read outside the project, or a .env.
+
+Every route compose has for reading a file is tried: ``include`` (short and long
+form, its ``env_file``, its ``project_directory``, the included folder's own
+``.env``), ``extends.file``, a service's ``env_file`` and ``label_file``, the env
+file itself as a symlink, and a compose file that is a symlink. The outside file
+holds a marker that stands for a credential (``~/.aws/credentials``, a shadow
+line): it must never reach the output, and compose must never be asked to render
+(``require_within`` refuses first, naming the reference as the file writes it).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from checks.compose_inputs import interpolate, render_inputs
+from stackctl.errors import EnvironmentProblem
+from stackctl.project.boundary import require_within
+from stackctl.project.compose import Compose, Project
+from stackctl.project.render import render_outcome
+
+MARKER = "aws_secret_access_key=m4rker0ut51de"
+DOTENV_MARKER = "d0tenvm4rker"
+SERVICE = "services:\n  web:\n    image: busybox:1.36\n"
+
+
+def outside_file(base: Path) -> Path:
+    target = base / "elsewhere" / "credentials"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(f"root:$6$x:{MARKER}\nMARK={MARKER}\n", encoding="utf-8")
+    return target
+
+
+def project(base: Path, compose: str, files: dict[str, str] | None = None) -> Path:
+    root = base / "theirs"
+    root.mkdir()
+    (root / "compose.yaml").write_text(compose, encoding="utf-8")
+    (root / ".env.example").write_text("", encoding="utf-8")
+    for name, text in (files or {}).items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    return root
+
+
+def include_outside(base: Path) -> Path:
+    target = outside_file(base)
+    return project(base, f"include:\n  - {target}\n{SERVICE}")
+
+
+def include_relative_escape(base: Path) -> Path:
+    outside_file(base)
+    return project(base, f"include:\n  - ../elsewhere/credentials\n{SERVICE}")
+
+
+def include_env_file_outside(base: Path) -> Path:
+    outside_file(base)
+    return project(
+        base,
+        "include:\n  - path: sub/compose.yaml\n    env_file: ../elsewhere/credentials\n",
+        {"sub/compose.yaml": SERVICE},
+    )
+
+
+def extends_outside(base: Path) -> Path:
+    outside_file(base)
+    compose = "services:\n  web:\n    extends:\n      file: ../elsewhere/credentials\n"
+    return project(base, compose + "      service: base\n")
+
+
+def env_file_outside(base: Path) -> Path:
+    outside_file(base)
+    return project(base, SERVICE + "    env_file: ../elsewhere/credentials\n")
+
+
+def env_file_long_form_outside(base: Path) -> Path:
+    outside_file(base)
+    entry = "    env_file:\n      - path: ../elsewhere/credentials\n        required: false\n"
+    return project(base, SERVICE + entry)
+
+
+def label_file_outside(base: Path) -> Path:
+    outside_file(base)
+    return project(base, SERVICE + "    label_file: ../elsewhere/credentials\n")
+
+
+def env_example_symlink(base: Path) -> Path:
+    target = outside_file(base)
+    root = project(base, SERVICE + '    environment: ["X=${MARK:-none}"]\n')
+    (root / ".env.example").unlink()
+    (root / ".env.example").symlink_to(target)
+    return root
+
+
+def included_file_symlink(base: Path) -> Path:
+    target = outside_file(base)
+    root = project(base, "include:\n  - sub/compose.yaml\n")
+    (root / "sub").mkdir()
+    (root / "sub" / "compose.yaml").symlink_to(target)
+    return root
+
+
+def interpolated_path_escapes(base: Path) -> Path:
+    outside_file(base)
+    root = project(base, "include:\n  - ${WHERE}/credentials\n")
+    (root / ".env.example").write_text("WHERE=../elsewhere\n", encoding="utf-8")
+    return root
+
+
+OUTSIDE: dict[str, Callable[[Path], Path]] = {
+    "include-absolute": include_outside,
+    "include-dotdot": include_relative_escape,
+    "include-env-file": include_env_file_outside,
+    "extends-file": extends_outside,
+    "env-file": env_file_outside,
+    "env-file-long-form": env_file_long_form_outside,
+    "label-file": label_file_outside,
+    "env-example-symlink": env_example_symlink,
+    "included-file-symlink": included_file_symlink,
+    "interpolated-path": interpolated_path_escapes,
+}
+
+
+def dotenv_by_project_directory(base: Path) -> Path:
+    compose = "include:\n  - path: sub/compose.yaml\n    project_directory: .\n"
+    sub = 'services:\n  web:\n    image: busybox:1.36\n    environment: ["X=${D:-none}"]\n'
+    return project(base, compose, {"sub/compose.yaml": sub, ".env": f"D={DOTENV_MARKER}\n"})
+
+
+def dotenv_of_included_folder(base: Path) -> Path:
+    sub = 'services:\n  web:\n    image: busybox:1.36\n    environment: ["X=${D:-none}"]\n'
+    return project(
+        base,
+        "include:\n  - sub/compose.yaml\n",
+        {"sub/compose.yaml": sub, "sub/.env": f"D={DOTENV_MARKER}\n"},
+    )
+
+
+DOTENV: dict[str, Callable[[Path], Path]] = {
+    "project-directory-dot": dotenv_by_project_directory,
+    "included-folder": dotenv_of_included_folder,
+}
+
+
+def static_compose(root: Path) -> Compose:
+    return Compose(Project.at(root, ".env.example", static=True, env_origin=".env.example"))
+
+
+@pytest.mark.parametrize("case", sorted(OUTSIDE))
+def test_a_reference_outside_the_project_is_refused_before_compose_runs(
+    tmp_path: Path, case: str
+) -> None:
+    root = OUTSIDE[case](tmp_path)
+    with pytest.raises(EnvironmentProblem) as refused:
+        render_outcome(static_compose(root), ("*",))
+    message = str(refused.value)
+    assert "outside the project" in message, message
+    assert MARKER not in message and "m4rker" not in message, message
+
+
+@pytest.mark.parametrize("case", sorted(DOTENV))
+def test_an_untracked_dotenv_is_never_loaded_by_any_route(tmp_path: Path, case: str) -> None:
+    root = DOTENV[case](tmp_path)
+    with pytest.raises(EnvironmentProblem) as refused:
+        render_outcome(static_compose(root), ("*",))
+    message = str(refused.value)
+    assert ".env" in message and "git does not track" in message, message
+    assert DOTENV_MARKER not in message
+
+
+def git(root: Path, *args: str) -> None:
+    env = {"PATH": os.environ["PATH"], "HOME": str(root), "GIT_CONFIG_NOSYSTEM": "1"}
+    subprocess.run(["git", *args], cwd=root, env=env, check=True, capture_output=True)
+
+
+def test_a_dotenv_git_tracks_is_read_as_the_projects_committed_defaults(tmp_path: Path) -> None:
+    root = dotenv_of_included_folder(tmp_path)
+    git(root, "init", "-q")
+    git(root, "add", "-f", "sub/.env")
+    outcome = render_outcome(static_compose(root), ("*",))
+    assert outcome.model is not None, outcome.error
+    assert outcome.model.services["web"]["environment"] == {"X": DOTENV_MARKER}
+
+
+def test_a_file_the_user_names_outside_the_project_is_their_choice(tmp_path: Path) -> None:
+    root = project(tmp_path, SERVICE)
+    env = tmp_path / "elsewhere" / "ci.env"
+    env.parent.mkdir()
+    env.write_text("A=1\n", encoding="utf-8")
+    compose = Compose(
+        Project.at(root, env, static=True, env_origin=f"{env} (given with --env-file)")
+    )
+    assert render_outcome(compose, ("*",)).model is not None
+
+
+def test_an_inside_project_renders_and_its_inputs_are_every_file_compose_reads(
+    tmp_path: Path,
+) -> None:
+    root = project(
+        tmp_path,
+        "include:\n  - path: [sub/compose.yaml]\n    env_file: sub/defaults.env\n"
+        + "services:\n  api:\n    extends:\n      file: templates.yml\n      service: base\n"
+        + "    env_file: [api.env]\n",
+        {
+            "sub/compose.yaml": SERVICE + "    label_file: labels\n",
+            "sub/defaults.env": "A=1\n",
+            "sub/labels": "team=x\n",
+            "templates.yml": "services:\n  base:\n    image: busybox:1.36\n",
+            "api.env": "B=2\n",
+        },
+    )
+    inputs = require_within(static_compose(root))
+    read = {p.relative_to(root).as_posix() for p in inputs.paths}
+    assert read == {
+        ".env.example",
+        "compose.yaml",
+        "sub/compose.yaml",
+        "sub/defaults.env",
+        "sub/labels",
+        "templates.yml",
+        "api.env",
+    }
+    assert render_outcome(static_compose(root), ("*",)).model is not None
+
+
+def test_secret_and_config_files_are_named_not_read(tmp_path: Path) -> None:
+    root = project(
+        tmp_path,
+        SERVICE + "secrets:\n  token:\n    file: /run/secrets/token\n",
+    )
+    inputs = render_inputs(root, env_file=root / ".env.example")
+    assert [r.key for r in inputs.referenced] == ["secrets.token.file"]
+    assert inputs.outside == ()
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("${A}/x", "a/x"),
+        ("$A/x", "a/x"),
+        ("${U:-d}", "d"),
+        ("${E:-d}", "d"),
+        ("${E-d}", ""),
+        ("${A:+alt}", "alt"),
+        ("${U+alt}", ""),
+        ("$${A}", "${A}"),
+        ("${U:-${A}}", "a"),
+        ("${U}", ""),
+    ],
+)
+def test_paths_interpolate_as_compose_does(text: str, expected: str) -> None:
+    assert interpolate(text, {"A": "a", "E": ""}) == expected
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("command", ["check", "validate", "profiles", "gate", "fix"])
+@pytest.mark.parametrize("case", ["include-dotdot", "env-example-symlink", "env-file"])
+def test_no_static_command_prints_a_byte_of_an_outside_file(
+    tmp_path: Path, command: str, case: str
+) -> None:
+    root = OUTSIDE[case](tmp_path)
+    env = {k: v for k, v in os.environ.items() if k not in ("STACKCTL_DEBUG", "COMPOSE_BIN")}
+    done = subprocess.run(
+        [sys.executable, "-m", "stackctl", command, "--project-dir", str(root)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        stdin=subprocess.DEVNULL,
+    )
+    output = done.stdout + done.stderr
+    assert "m4rker" not in output, output
+    assert "Traceback" not in output, output
+    assert done.returncode == 2, output
+    assert "outside the project" in output, output
+
+
+def test_project_facts_never_read_an_env_example_that_leads_outside(tmp_path: Path) -> None:
+    from checks.stack import ProjectFacts
+
+    root = env_example_symlink(tmp_path)
+    assert ProjectFacts.read(root).env_example == {}
