@@ -227,12 +227,15 @@ class _Walk:
         self.walked.add((path, working_dir))
         data = _load_yaml(path)
         referrer = self.name(path)
+        # include and extends paths are relative to the project's working folder (the
+        # project directory, an include's project_directory, or an extended file's folder),
+        # not to the file that names them: compose 2.24.6+ and 5.x, checked by render
         for entry in data.get("include") or [] if isinstance(data.get("include"), list) else []:
-            self.include(entry, referrer, path.parent, variables)
+            self.include(entry, referrer, working_dir, variables)
         services = data.get("services")
         for service, spec in services.items() if isinstance(services, Mapping) else []:
             if isinstance(spec, Mapping):
-                self.service(str(service), spec, referrer, path, working_dir, variables)
+                self.service(str(service), spec, referrer, working_dir, variables)
         for kind in ("secrets", "configs"):
             declared = data.get(kind)
             for name, spec in declared.items() if isinstance(declared, Mapping) else []:
@@ -279,7 +282,6 @@ class _Walk:
         service: str,
         spec: Mapping[str, Any],
         referrer: str,
-        path: Path,
         working_dir: Path,
         variables: Mapping[str, str],
     ) -> None:
@@ -290,7 +292,7 @@ class _Walk:
             if is_remote(written):
                 self.remote.append(InputReference(referrer, key, written, Path(written)))
             else:
-                target = self.add(self.read, referrer, key, written, path.parent)
+                target = self.add(self.read, referrer, key, written, working_dir)
                 # an extended file's relative paths are its own folder's
                 self.compose_file(target, target.parent, variables)
         for key in ("env_file", "label_file"):

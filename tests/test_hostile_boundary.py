@@ -287,3 +287,61 @@ def test_project_facts_never_read_an_env_example_that_leads_outside(tmp_path: Pa
 
     root = env_example_symlink(tmp_path)
     assert ProjectFacts.read(root).env_example == {}
+
+
+def _rendered(root: Path, service: str, files: tuple[str, ...] = ()) -> dict[str, object]:
+    compose = Compose(
+        Project.at(root, ".env.example", files, static=True, env_origin=".env.example")
+    )
+    outcome = render_outcome(compose, ("*",))
+    assert outcome.model is not None, outcome.error
+    spec: dict[str, object] = outcome.model.services[service]
+    return spec
+
+
+def test_the_walk_resolves_paths_where_compose_does(tmp_path: Path) -> None:
+    """Each pair of candidates differs only in the folder a relative path is taken from;
+    the render shows which one compose read, and the walk must name that one."""
+    root = project(
+        tmp_path,
+        "include:\n  - path: r/c.yml\n    project_directory: r/q\n"
+        + "services:\n  top:\n    extends:\n      file: s2/t.yml\n      service: b\n",
+        {
+            "r/c.yml": "services:\n  inc:\n    extends:\n      file: t.yml\n"
+            "      service: b\n    env_file: e.env\n",
+            "r/t.yml": "services:\n  b:\n    image: wrong\n",
+            "r/q/t.yml": "services:\n  b:\n    image: right\n",
+            "r/e.env": "X=wrong\n",
+            "r/q/e.env": "X=right\n",
+            "s2/t.yml": "services:\n  b:\n    image: right\n    env_file: e.env\n",
+            "s2/e.env": "Y=right\n",
+            "e.env": "Y=wrong\n",
+        },
+    )
+    assert _rendered(root, "inc")["image"] == "right"
+    assert _rendered(root, "inc")["environment"] == {"X": "right"}
+    assert _rendered(root, "top")["environment"] == {"Y": "right"}
+    read = {p.relative_to(root).as_posix() for p in require_within(static_compose(root)).paths}
+    assert {"r/q/t.yml", "r/q/e.env", "s2/t.yml", "s2/e.env"} <= read
+    assert not {"r/t.yml", "r/e.env", "e.env"} & read
+
+
+def test_a_file_given_in_a_subfolder_resolves_from_the_project_directory(tmp_path: Path) -> None:
+    root = project(
+        tmp_path,
+        "services: {}\n",
+        {
+            "sub/x.yml": "include:\n  - inc/c.yml\nservices:\n  e:\n    extends:\n"
+            "      file: t.yml\n      service: b\n",
+            "sub/inc/c.yml": "services:\n  wrong:\n    image: x\n",
+            "inc/c.yml": "services:\n  right:\n    image: x\n",
+            "sub/t.yml": "services:\n  b:\n    image: wrong\n",
+            "t.yml": "services:\n  b:\n    image: right\n",
+        },
+    )
+    assert _rendered(root, "e", ("sub/x.yml",))["image"] == "right"
+    _rendered(root, "right", ("sub/x.yml",))  # the include, from the project directory
+    inputs = render_inputs(root, ("sub/x.yml",), root / ".env.example")
+    read = {p.relative_to(root).as_posix() for p in inputs.paths}
+    assert {"inc/c.yml", "t.yml"} <= read
+    assert not {"sub/inc/c.yml", "sub/t.yml"} & read
