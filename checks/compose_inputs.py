@@ -204,9 +204,13 @@ class _Walk:
         key: str,
         written: str,
         base: Path,
+        variables: Mapping[str, str] | None = None,
         given: bool = False,
     ) -> Path:
-        path = _resolve(base / written)
+        """Record ``written`` (kept as the file spells it: a ``${TOKEN}`` stays a name)
+        and return where it leads, interpolated and resolved."""
+        target = written if variables is None else interpolate(written, variables)
+        path = _resolve(base / target)
         into.append(InputReference(referrer, key, written, path, given))
         return path
 
@@ -240,18 +244,18 @@ class _Walk:
             declared = data.get(kind)
             for name, spec in declared.items() if isinstance(declared, Mapping) else []:
                 if isinstance(spec, Mapping) and isinstance(spec.get("file"), str):
-                    written = interpolate(spec["file"], variables)
-                    self.add(self.referenced, referrer, f"{kind}.{name}.file", written, working_dir)
+                    key = f"{kind}.{name}.file"
+                    self.add(self.referenced, referrer, key, spec["file"], working_dir, variables)
 
     def include(self, entry: Any, referrer: str, base: Path, variables: Mapping[str, str]) -> None:
         spec = entry if isinstance(entry, Mapping) else {"path": entry}
-        paths = [interpolate(p, variables) for p in _strings(spec.get("path"))]
+        paths = _strings(spec.get("path"))
         local = []
         for written in paths:
-            if is_remote(written):
+            if is_remote(interpolate(written, variables)):
                 self.remote.append(InputReference(referrer, "include", written, Path(written)))
             else:
-                local.append(self.add(self.read, referrer, "include", written, base))
+                local.append(self.add(self.read, referrer, "include", written, base, variables))
         if not local:
             return
         directory = spec.get("project_directory")
@@ -261,7 +265,7 @@ class _Walk:
             else local[0].parent
         )
         env_files = [
-            self.add(self.read, referrer, "include.env_file", interpolate(w, variables), base)
+            self.add(self.read, referrer, "include.env_file", w, base, variables)
             for w in _strings(spec.get("env_file"))
         ]
         if not env_files and (working_dir / DOTENV).is_file():
@@ -271,7 +275,9 @@ class _Walk:
                 if isinstance(directory, str)
                 else (Path(paths[0]).parent / DOTENV).as_posix()
             )
-            env_files = [self.add(self.read, referrer, "include (its .env)", written, base)]
+            env_files = [
+                self.add(self.read, referrer, "include (its .env)", written, base, variables)
+            ]
             self.dotenv.append(self.read[-1])
         scoped = {**variables, **self.env_values(env_files)}
         for path in local:
@@ -287,12 +293,12 @@ class _Walk:
     ) -> None:
         extends = spec.get("extends")
         if isinstance(extends, Mapping) and isinstance(extends.get("file"), str):
-            written = interpolate(extends["file"], variables)
+            written = extends["file"]
             key = f"services.{service}.extends.file"
-            if is_remote(written):
+            if is_remote(interpolate(written, variables)):
                 self.remote.append(InputReference(referrer, key, written, Path(written)))
             else:
-                target = self.add(self.read, referrer, key, written, working_dir)
+                target = self.add(self.read, referrer, key, written, working_dir, variables)
                 # an extended file's relative paths are its own folder's
                 self.compose_file(target, target.parent, variables)
         for key in ("env_file", "label_file"):
@@ -301,8 +307,9 @@ class _Walk:
                     self.read,
                     referrer,
                     f"services.{service}.{key}",
-                    interpolate(written, variables),
+                    written,
                     working_dir,
+                    variables,
                 )
 
 
@@ -331,12 +338,12 @@ def render_inputs(
             walk.dotenv.append(walk.read[-1])
         env_paths = [root / DOTENV]
     else:
-        walk.add(walk.read, "--env-file", "--env-file", str(env_file), root, given_env_file)
+        walk.add(walk.read, "--env-file", "--env-file", str(env_file), root, given=given_env_file)
         env_paths = [env_file if env_file.is_absolute() else root / env_file]
     # compose: a variable set in the environment wins over the env file's value
     variables = {**walk.env_values(env_paths), **walk.environment}
     for path in compose_files:
-        resolved = walk.add(walk.read, "--file", "--file", str(path), root, given_files)
+        resolved = walk.add(walk.read, "--file", "--file", str(path), root, given=given_files)
         walk.compose_file(resolved, root, variables)
     return RenderInputs(
         root, tuple(walk.read), tuple(walk.referenced), tuple(walk.remote), tuple(walk.dotenv)

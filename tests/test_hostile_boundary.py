@@ -345,3 +345,10 @@ def test_a_file_given_in_a_subfolder_resolves_from_the_project_directory(tmp_pat
     read = {p.relative_to(root).as_posix() for p in inputs.paths}
     assert {"inc/c.yml", "t.yml"} <= read
     assert not {"sub/inc/c.yml", "sub/t.yml"} & read
+
+
+def test_a_reference_is_named_as_the_file_writes_it_never_interpolated(tmp_path: Path) -> None:
+    root = interpolated_path_escapes(tmp_path)
+    with pytest.raises(EnvironmentProblem) as refused:
+        require_within(static_compose(root))
+    assert "(include: ${WHERE}/credentials)" in str(refused.value)
