@@ -22,12 +22,14 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
 
 import yaml
 
 from checks.finding import Hit, Severity
+from checks.locate import SAFE_LOADER
 from checks.rule import rule
 from checks.rules._shared import environment
 from checks.stack import Stack
@@ -45,10 +47,19 @@ INTERNAL_ROUTERS = {  # static option -> (router Traefik adds, what it answers)
 }
 
 
+@lru_cache(maxsize=64)
 def _parse(text: str, name: str) -> Any:
+    """One parse per config text per run: the rule runs once per distinct service set
+    (127 with ``--exhaustive``) over the same few files. Callers only read the result."""
     try:
-        return json.loads(text) if name.endswith(".json") else yaml.safe_load(text)
-    except (ValueError, yaml.YAMLError):
+        if name.endswith(".json"):
+            return json.loads(text)
+        loader = SAFE_LOADER(text)
+        try:
+            return loader.get_single_data()
+        finally:
+            loader.dispose()
+    except (ValueError, yaml.YAMLError, RecursionError):
         return None
 
 
