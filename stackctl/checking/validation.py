@@ -17,17 +17,20 @@ import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from checks.finding import Severity
 from stackctl import reporting as report
-from stackctl.checking.check_run import PolicyRun, check_stack
 from stackctl.errors import RenderError
 from stackctl.project.compose import Compose
 from stackctl.project.profiles import Combination, matrix_for
 from stackctl.project.render import render_cache, render_outcome, require_known_profiles
 from stackctl.project.selections import DEFAULT_SAMPLE
-from stackctl.reporting.findings import finding_dict, findings_table
+
+# The rules and their catalogue are imported only by ``exhaustive``: the plain matrix
+# needs none of them, and importing them would delay its renders.
+if TYPE_CHECKING:
+    from stackctl.checking.check_run import PolicyRun
 
 
 @dataclass(frozen=True)
@@ -116,12 +119,16 @@ def exhaustive(
     Raises ``RenderError`` when the full model cannot be rendered, because then
     no selection can be derived.
     """
+    from stackctl.checking.check_run import check_stack
+
     run = check_stack(compose, seed=seed, sample=sample, today=today, every_selection=True)
     rows = [SelectionRow(s.label, len(s.enabled), s.valid, s.reason) for s in run.selections]
     return ExhaustiveResult(rows, run)
 
 
 def exhaustive_table(result: ExhaustiveResult) -> str:
+    from stackctl.reporting.findings import findings_table
+
     evaluation = result.run.evaluation
     rows = [
         (r.profiles, r.services, "valid" if r.valid else "invalid", r.reason) for r in result.rows
@@ -141,6 +148,8 @@ def exhaustive_table(result: ExhaustiveResult) -> str:
 
 
 def exhaustive_data(result: ExhaustiveResult) -> dict[str, Any]:
+    from stackctl.reporting.findings import finding_dict
+
     cross = result.run.cross_check
     return {
         "selections": [asdict(r) for r in result.rows],

@@ -11,6 +11,7 @@ from stackctl.commands import options as opt
 from stackctl.commands.groups import PROFILES_EXAMPLE, PROJECT_OPS, profiles_group, report_group
 from stackctl.errors import UsageError
 from stackctl.project.compose import Compose, Project
+from stackctl.project.profiles import ALL_PROFILES
 from stackctl.project.render import require_known_profiles
 from stackctl.reporting import Outcome, ReportTo
 
@@ -59,9 +60,12 @@ class DownOutcome(Outcome):
 
 
 def run(options: DownOptions) -> DownOutcome:
-    from stackctl.operating import lifecycle
+    from stackctl.operating import lifecycle, preflight
 
     compose = Compose(options.project)
+    # Both renders down needs start now, side by side, and the docker SDK loads meanwhile.
+    preflight.render_ahead(compose, (ALL_PROFILES,), options.profiles or (ALL_PROFILES,))
+    preflight.import_ahead("docker")
     require_known_profiles(compose, options.profiles)
     result = lifecycle.down(compose, options.profiles, volumes=options.volumes)
     return DownOutcome("down", exit_code=result.exit_code, problem=result.problem, result=result)

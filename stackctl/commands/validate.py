@@ -6,6 +6,8 @@ from one full render, with the checks run on each distinct set of services.
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
@@ -22,6 +24,8 @@ from stackctl.commands.groups import (
 )
 from stackctl.errors import EnvironmentProblem, UsageError
 from stackctl.project.compose import Compose, Project, is_environment_error
+from stackctl.project.profiles import ALL_PROFILES
+from stackctl.project.render import render_cache, render_outcome
 from stackctl.reporting import Case, Outcome, ReportTo, say
 
 if TYPE_CHECKING:
@@ -93,21 +97,44 @@ class ExhaustiveOutcome(Outcome):
         return exhaustive_cases(self.result) if self.result else []
 
 
-def run(options: ValidateOptions) -> Outcome:
-    from stackctl.checking.check_run import cross_check_problem
-    from stackctl.checking.validation import exhaustive, validate
+def start_render(compose: Compose, profiles: tuple[str, ...]) -> None:
+    """Begin a render in the background; a later ``render_outcome`` of it waits for this one.
 
+    Call it inside a render cache: the cache joins the later call to this render, and
+    an error reaches that caller, not this thread.
+    """
+    threading.Thread(
+        target=_render_quietly, args=(compose, profiles), name="prerender", daemon=True
+    ).start()
+
+
+def _render_quietly(compose: Compose, profiles: tuple[str, ...]) -> None:
+    with contextlib.suppress(BaseException):
+        render_outcome(compose, profiles)
+
+
+def _exhaustive(compose: Compose, cross: CrossCheck) -> Outcome:
+    with render_cache():
+        # The full render starts now, so compose works while Python imports the rules;
+        # the render cache hands its result to the check instead of rendering twice.
+        start_render(compose, (ALL_PROFILES,))
+        from stackctl.checking.check_run import cross_check_problem
+        from stackctl.checking.validation import exhaustive
+
+        result = exhaustive(compose, seed=cross.seed, sample=cross.sample)
+    problem = cross_check_problem(result.run.cross_check, say)
+    failing = result.run.evaluation.failing(result.threshold)
+    return ExhaustiveOutcome(
+        "validate", exit_code=1 if failing or problem else 0, problem=problem, result=result
+    )
+
+
+def run(options: ValidateOptions) -> Outcome:
     compose = Compose(options.project)
     if options.exhaustive:
-        result = exhaustive(compose, seed=options.cross.seed, sample=options.cross.sample)
-        problem = cross_check_problem(result.run.cross_check, say)
-        failing = result.run.evaluation.failing(result.threshold)
-        return ExhaustiveOutcome(
-            "validate",
-            exit_code=1 if failing or problem else 0,
-            problem=problem,
-            result=result,
-        )
+        return _exhaustive(compose, options.cross)
+    from stackctl.checking.validation import validate
+
     results = validate(compose, options.profiles)
     for row in results:
         if row.error and is_environment_error(row.error, options.project):

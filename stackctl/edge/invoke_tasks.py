@@ -3,11 +3,29 @@
 Each task gets the command's options as flags, its doc as docstring and its
 help texts; the body runs the command through the one exit-code runner.
 Numbers are declared as text so invoke never converts (and tracebacks on) them.
+
+invoke builds every task's flags on every call (``--list`` and ``up`` alike),
+and the declarations live in modules that import compose, the reporters and
+the rules. So the flags are kept in a small JSON file in the user's cache
+(``STACKCTL_CACHE_DIR``, else ``$XDG_CACHE_HOME/stackctl``), keyed by the
+size and modification time of every source file of ``stackctl`` and
+``checks`` (what Python's own bytecode cache trusts); a task's body imports
+only its own command's module. Any change to a source file, or a missing or
+unreadable file, means the declarations are imported and the file rewritten.
 """
 
 from __future__ import annotations
 
+import contextlib
+import importlib
 import inspect
+import json
+import os
+import tempfile
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from invoke.collection import Collection
@@ -15,8 +33,27 @@ from invoke.context import Context
 from invoke.exceptions import Exit
 from invoke.tasks import Task
 
-from stackctl.commands import Command, all_commands
-from stackctl.edge.runner import debug_from_env, execute
+MANIFEST_VERSION = 1
+# Where the declarations' sources live: this package's and the rule library's folders.
+_SOURCES = (Path(__file__).resolve().parents[1], Path(__file__).resolve().parents[2] / "checks")
+
+
+@dataclass(frozen=True)
+class Flag:
+    name: str
+    kind: str  # "flag" | "list" | "text" | "number" | ...
+    help: str
+    short: str | None = None
+
+
+@dataclass(frozen=True)
+class Declared:
+    """What invoke needs of one command to list it and parse its flags, and where it lives."""
+
+    name: str
+    module: str
+    doc: str
+    flags: tuple[Flag, ...]
 
 
 class _Task(Task[Any]):
@@ -42,42 +79,155 @@ def _default(kind: str) -> bool | None:
     return False if kind == "flag" else None
 
 
-def task_for(command: Command[Any]) -> Task[Any]:
+def _run_declared(declared: Declared, raw: dict[str, Any]) -> int:
+    """Import the one module that declares the command, and run it under the contract."""
+    from stackctl.edge.runner import debug_from_env, execute
+
+    module = importlib.import_module(declared.module)
+    command = next(c for c in module.COMMANDS if c.name == declared.name)
+    return execute(command, raw, debug=debug_from_env())
+
+
+def task_for(declared: Declared) -> Task[Any]:
     def body(c: Context, **raw: Any) -> None:
-        code = execute(command, raw, debug=debug_from_env())
+        code = _run_declared(declared, raw)
         if code:
             raise Exit(code=code)
 
     parameters = [inspect.Parameter("c", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
     parameters += [
         inspect.Parameter(
-            option.name,
+            flag.name,
             inspect.Parameter.POSITIONAL_OR_KEYWORD,
-            default=_default(option.kind),
+            default=_default(flag.kind),
         )
-        for option in command.options
+        for flag in declared.flags
     ]
     body.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
-    body.__doc__ = command.doc
-    short_name = command.name.rpartition(".")[2]
+    body.__doc__ = declared.doc
+    short_name = declared.name.rpartition(".")[2]
     body.__name__ = short_name.replace("-", "_")
     return _Task(
         body,
-        short_flags={o.name: o.short for o in command.options if o.short},
+        short_flags={f.name: f.short for f in declared.flags if f.short},
         name=short_name,
-        help={option.name.replace("_", "-"): option.help for option in command.options},
-        iterable=[option.name for option in command.options if option.kind == "list"],
+        help={flag.name.replace("_", "-"): flag.help for flag in declared.flags},
+        iterable=[flag.name for flag in declared.flags if flag.kind == "list"],
         auto_shortflags=False,
     )
+
+
+# -- the declarations: imported, or read back from the cache ---------------------------------
+
+
+def imported_declarations() -> list[Declared]:
+    """Every command's declaration, from its module (imports every command module)."""
+    from stackctl.commands import all_commands, command_modules
+
+    where = {c.name: m.__name__ for m in command_modules() for c in m.COMMANDS}
+    return [
+        Declared(
+            name,
+            where[name],
+            command.doc,
+            tuple(Flag(o.name, o.kind, o.help, o.short) for o in command.options),
+        )
+        for name, command in all_commands().items()
+    ]
+
+
+def _source_files() -> Iterator[os.DirEntry[str]]:
+    pending = [str(folder) for folder in _SOURCES]
+    while pending:
+        with contextlib.suppress(OSError), os.scandir(pending.pop()) as entries:
+            for entry in entries:
+                if entry.is_dir(follow_symlinks=False) and not entry.name.startswith((".", "_")):
+                    pending.append(entry.path)
+                elif entry.name.endswith(".py") and entry.is_file(follow_symlinks=False):
+                    yield entry
+
+
+def sources_fingerprint() -> list[list[Any]]:
+    """Path, size and modification time of every source file the declarations come from."""
+    found = []
+    for entry in _source_files():
+        info = entry.stat(follow_symlinks=False)
+        found.append([entry.path, info.st_size, info.st_mtime_ns])
+    return sorted(found)
+
+
+def manifest_path() -> Path:
+    configured = os.environ.get("STACKCTL_CACHE_DIR")
+    if configured:
+        base = Path(configured)
+    else:
+        base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "stackctl"
+    # One file per checkout, so two working trees do not overwrite each other's.
+    checkout = zlib.crc32(str(_SOURCES[0]).encode())
+    return base / f"invoke-tasks-{checkout:08x}.json"
+
+
+def _from_manifest(data: Any, fingerprint: list[list[Any]]) -> list[Declared] | None:
+    if not isinstance(data, dict) or data.get("version") != MANIFEST_VERSION:
+        return None
+    if data.get("sources") != fingerprint:
+        return None
+    try:
+        return [
+            Declared(d["name"], d["module"], d["doc"], tuple(Flag(*f) for f in d["flags"]))
+            for d in data["commands"]
+        ]
+    except (KeyError, TypeError):
+        return None
+
+
+def _write_manifest(path: Path, declared: list[Declared], fingerprint: list[list[Any]]) -> None:
+    """Replace the file in one step; a cache that cannot be written only costs speed."""
+    data = {
+        "version": MANIFEST_VERSION,
+        "sources": fingerprint,
+        "commands": [
+            {
+                "name": d.name,
+                "module": d.module,
+                "doc": d.doc,
+                "flags": [[f.name, f.kind, f.help, f.short] for f in d.flags],
+            }
+            for d in declared
+        ],
+    }
+    with contextlib.suppress(OSError):
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".invoke-tasks-")
+        try:
+            with os.fdopen(handle, "w", encoding="utf-8") as stream:
+                json.dump(data, stream)
+            Path(temporary).replace(path)
+        except OSError:
+            Path(temporary).unlink()
+            raise
+
+
+def declarations() -> list[Declared]:
+    """The declarations from the cache when every source is unchanged, else imported."""
+    fingerprint = sources_fingerprint()
+    path = manifest_path()
+    with contextlib.suppress(OSError, ValueError):
+        cached = _from_manifest(json.loads(path.read_text(encoding="utf-8")), fingerprint)
+        if cached is not None:
+            return cached
+    declared = imported_declarations()
+    _write_manifest(path, declared, fingerprint)
+    return declared
 
 
 def namespace() -> Collection:
     """Top-level tasks plus one sub-collection per dotted prefix (``secrets``, ``loki``)."""
     root = Collection()
     groups: dict[str, Collection] = {}
-    for name, command in all_commands().items():
-        group, _, _ = name.rpartition(".")
-        task = task_for(command)
+    for declared in declarations():
+        group, _, _ = declared.name.rpartition(".")
+        task = task_for(declared)
         if not group:
             root.add_task(task)
             continue

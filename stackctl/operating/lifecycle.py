@@ -16,7 +16,7 @@ import signal
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from checks.conventions import PROJECT_LABEL, SERVICE_LABEL, STATE_VARIABLE
 from stackctl.errors import (
@@ -37,9 +37,11 @@ from stackctl.project.profiles import ALL_PROFILES
 from stackctl.project.render import Model, render, require_known_profiles
 from stackctl.project.secret_specs import specs_from_model
 from stackctl.reporting import say, short_list, table
-from stackctl.runtime.comparison import RUNTIME_CHECKS
-from stackctl.runtime.report import verification_table
-from stackctl.runtime.verification import Verification, verify
+
+# The runtime comparison loads the rule catalogue: ``up`` imports it while compose works
+# (``Preflight.start_ahead``), every other operation never.
+if TYPE_CHECKING:
+    from stackctl.runtime.verification import Verification
 
 LOG_TAIL = 20
 
@@ -280,6 +282,7 @@ def up(
 ) -> UpResult:
     """Preflight, start and compare ``requested`` (given: every selection must be asked for)."""
     state = preflight.Preflight(compose, tuple(requested))
+    state.start_ahead()
     try:
         require_known_profiles(compose, requested)  # before the engine: a typo needs none
         preflight.run_on(state, preflight.UP_STEPS, stop_at_failure=True)
@@ -299,11 +302,19 @@ def up(
             timeout=wait_timeout + 600,
         )
         # The same comparison as `verify`: healthy is not enough, it must be what was declared.
-        result = verify(compose, selection.model, client=client) if done.returncode == 0 else None
+        result = None
+        if done.returncode == 0:
+            from stackctl.runtime.verification import verify
+
+            hashes = state.hashes.result() if state.hashes is not None else None
+            result = verify(compose, selection.model, client=client, hashes=hashes)
     except (KeyboardInterrupt, Interrupted, ComposeAborted):
         _interrupted(client, selection, before, keep_on_interrupt)
         raise
     if result is not None:
+        from stackctl.runtime.comparison import RUNTIME_CHECKS
+        from stackctl.runtime.report import verification_table
+
         if result.ok:
             checked = f"{len(result.containers)} containers x {len(RUNTIME_CHECKS)} checks"
             say(f"all services of {profiles} are healthy and match the model ({checked})")
@@ -348,8 +359,10 @@ def down(compose: Compose, requested: Sequence[str], *, volumes: bool = False) -
     Anything of the selection still there afterwards (a container, or a network
     another container still uses) is named in the result's problem (exit 1).
     """
-    client = docker_api.client()
     profiles = tuple(requested) or (ALL_PROFILES,)
+    # The render starts first, so the docker SDK loads while compose works.
+    preflight.render_ahead(compose, profiles)
+    client = docker_api.client()
     model = render(compose, profiles)
     args = ["down", "--remove-orphans"] + (["--volumes"] if volumes else [])
     done = compose.run(args, profiles, capture=False)

@@ -10,25 +10,65 @@ runner and reports every result. A failing step is an environment problem
 from __future__ import annotations
 
 import errno
+import importlib
 import os
 import socket
+import threading
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from checks.conventions import PROJECT_LABEL, STATE_OWNER_LABEL, STATE_VARIABLE
 from stackctl.errors import EnvironmentProblem, RenderError
-from stackctl.operating import docker_api, loki
+from stackctl.operating import docker_api
 from stackctl.operating.secrets import scaffold as scaffold_secrets
 from stackctl.operating.steps import StepResult
 from stackctl.project.compose import Compose, first_error_line
 from stackctl.project.containers import containers
 from stackctl.project.profiles import ALL_PROFILES, with_dependencies
-from stackctl.project.render import Model, render
+from stackctl.project.render import Model, render, render_outcome
 from stackctl.project.secret_specs import parse_owner, specs_from_model
 from stackctl.project.selections import selection_model
 from stackctl.reporting import say, short_list
+
+ResultT = TypeVar("ResultT")
+
+# What the steps after the first and the post-start verify import: heavy (the docker SDK,
+# the rule catalogue), so they are imported on a thread while compose renders.
+LATER_IMPORTS = ("docker", "stackctl.operating.loki", "stackctl.runtime.verification")
+
+
+def in_background(function: Callable[..., ResultT], *args: Any) -> Future[ResultT]:
+    """Start ``function(*args)`` on a daemon thread now; ``result()`` waits, raising its error."""
+    future: Future[ResultT] = Future()
+
+    def work() -> None:
+        if future.set_running_or_notify_cancel():
+            try:
+                future.set_result(function(*args))
+            except BaseException as error:  # the caller of result() sees it, as if it ran there
+                future.set_exception(error)
+
+    threading.Thread(target=work, name=getattr(function, "__name__", "ahead"), daemon=True).start()
+    return future
+
+
+def import_ahead(*modules: str) -> Future[None]:
+    """Import ``modules`` on a thread, so they load while compose works on the other core."""
+
+    def load() -> None:
+        for name in modules:
+            importlib.import_module(name)
+
+    return in_background(load)
+
+
+def render_ahead(compose: Compose, *selections: tuple[str, ...]) -> None:
+    """Start renders a later ``render`` waits for (the command's render cache joins them)."""
+    for profiles in selections:
+        in_background(render_outcome, compose, profiles)
 
 
 @dataclass
@@ -77,6 +117,20 @@ class Preflight:
     client: Any = None
     selection: ChosenSelection | None = None
     results: list[StepResult] = field(default_factory=list)
+    # Compose calls started by ``start_ahead``, each awaited where its answer is needed.
+    root: Future[str] | None = None
+    hashes: Future[dict[str, str]] | None = None
+
+    def start_ahead(self) -> None:
+        """Start every compose call up needs that depends only on the files, and the imports.
+
+        On two cores, compose's renders and Python's imports then overlap instead of
+        taking turns; each answer (or error) arrives where it did when called in order.
+        """
+        render_ahead(self.compose, (ALL_PROFILES,))
+        self.root = in_background(state_root, self.compose)
+        self.hashes = in_background(_service_hashes, self.compose)
+        import_ahead(*LATER_IMPORTS)
 
     @property
     def chosen(self) -> ChosenSelection:
@@ -177,8 +231,14 @@ def ensure_state_dirs(model: Model, root_text: str, *, euid: int | None = None) 
     return created
 
 
+def _service_hashes(compose: Compose) -> dict[str, str]:
+    from stackctl.runtime.verification import service_hashes
+
+    return service_hashes(compose)
+
+
 def state_step(state: Preflight) -> StepResult:
-    root = state_root(state.compose)
+    root = state.root.result() if state.root is not None else state_root(state.compose)
     if not root:
         return StepResult(
             "state", False, f"{STATE_VARIABLE} is not set", f"set {STATE_VARIABLE} in .env"
@@ -188,15 +248,21 @@ def state_step(state: Preflight) -> StepResult:
 
 
 def loki_plugin_step(state: Preflight) -> StepResult:
+    from stackctl.operating import loki
+
     users = loki.loki_services(state.chosen.model.data)
     return loki.plugin_check(state.client, users)
 
 
 def loki_options_step(state: Preflight) -> StepResult:
+    from stackctl.operating import loki
+
     return loki.options_check(state.chosen.model.data)
 
 
 def loki_reachable_step(state: Preflight) -> StepResult:
+    from stackctl.operating import loki
+
     running = any(
         c.get("Service") == "loki" and c.get("State") == "running"
         for c in containers(state.compose, state.chosen.profiles)
