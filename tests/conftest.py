@@ -64,6 +64,16 @@ def pytest_configure(config: pytest.Config) -> None:
     subprocess.Popen.__init__ = guarded  # type: ignore[method-assign]
 
 
+@pytest.fixture(autouse=True)
+def own_render_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch):
+    """Each test its own render cache (stackctl.project.render_store), empty at its start:
+    no test reads the user's cache or another test's renders, so a test that counts
+    renders counts compose processes. Children inherit it through the environment."""
+    folder = tmp_path_factory.mktemp("render-cache") / "stackctl"
+    monkeypatch.setenv("STACKCTL_CACHE_DIR", str(folder))
+    return folder
+
+
 @pytest.fixture(scope="session")
 def stack_compose() -> Compose:
     """The project's own stack, rendered with .env.example as VAL-OPT-001 says."""

@@ -22,6 +22,7 @@ from stackctl.commands.groups import (
 )
 from stackctl.errors import EnvironmentProblem, UsageError
 from stackctl.project.compose import Compose, Project, is_environment_error
+from stackctl.project.selections import sample_seed
 from stackctl.reporting import Case, Outcome, ReportTo, say
 
 if TYPE_CHECKING:
@@ -99,7 +100,9 @@ def run(options: ValidateOptions) -> Outcome:
 
     compose = Compose(options.project)
     if options.exhaustive:
-        result = exhaustive(compose, seed=options.cross.seed, sample=options.cross.sample)
+        cross = options.cross
+        seed = sample_seed(compose, cross.seed) if cross.sample else cross.seed
+        result = exhaustive(compose, seed=seed, sample=cross.sample)
         problem = cross_check_problem(result.run.cross_check, say)
         failing = result.run.evaluation.failing(result.threshold)
         return ExhaustiveOutcome(
