@@ -1,10 +1,10 @@
 """The user's on-disk cache of render results, keyed by content (``stackctl.project.render``).
 
-The folder is ``$STACKCTL_CACHE_DIR``, else ``$XDG_CACHE_HOME/stackctl``, else
-``~/.cache/stackctl``; it is created 0700 and each entry is a 0600 file named by
-its key (a sha256 in hex), written to a temporary name and renamed into place, so
-a reader sees a whole entry or none. The folder itself must be a real directory we
-own (never a symlink: it is opened ``O_NOFOLLOW``) and every entry is opened
+The folder is ``renders/`` in ``$STACKCTL_CACHE_DIR``, else ``$XDG_CACHE_HOME/stackctl``,
+else ``~/.cache/stackctl``; both are created 0700 and each entry is a 0600 file named
+by its key (a sha256 in hex), written to a temporary name and renamed into place, so
+a reader sees a whole entry or none. Both folders must be real directories we own
+(never a symlink: each is opened ``O_NOFOLLOW``) and every entry is opened
 relative to it with ``O_NOFOLLOW | O_NONBLOCK``; otherwise the cache is off for the
 process and says so once. Whatever cannot be read, parsed or trusted is a miss,
 never an error: the caller then does the work again.
@@ -16,6 +16,7 @@ render) is the caller's business. It imports nothing else of the project layer.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import secrets
@@ -27,6 +28,7 @@ from typing import Any
 from stackctl.console import say
 
 CACHE_DIR_VARIABLE = "STACKCTL_CACHE_DIR"
+RENDERS = "renders"  # our folder inside the cache folder, which other caches share
 # An entry larger than this is never read back (a full model of a large stack is a few MB).
 MAX_ENTRY_BYTES = 256 * 1024 * 1024
 _HEX = frozenset("0123456789abcdef")
@@ -78,27 +80,38 @@ def _off(path: Path, why: str) -> None:
         say(f"notice: render cache off: {path} {why}; every render runs compose")
 
 
-def _open_folder(path: Path) -> int | None:
-    """The cache folder opened ``O_NOFOLLOW``, created 0700 when missing; else None."""
-    try:
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        with contextlib.suppress(FileExistsError):
-            path.mkdir(mode=0o700)
-        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
-    except OSError as error:
-        if path.is_symlink():
-            _off(path, "is a symlink")
-        else:
-            _off(path, f"cannot be used ({error.strerror})")
-        return None
+def _owned_folder(name: str | Path, parent: int | None = None) -> int:
+    """``name`` (relative to ``parent``) created 0700 when missing and opened
+    ``O_NOFOLLOW``: a symlink in its place raises (ELOOP)."""
+    with contextlib.suppress(FileExistsError):
+        os.mkdir(name, 0o700, dir_fd=parent)
+    fd = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=parent)
     status = os.fstat(fd)
     if status.st_uid != os.geteuid():
         os.close(fd)
-        _off(path, "belongs to another user")
-        return None
+        raise PermissionError(errno.EPERM, "belongs to another user")
     if stat.S_IMODE(status.st_mode) & 0o077:
-        os.fchmod(fd, 0o700)  # ours, but readable by others: not for cached models
+        os.fchmod(fd, 0o700)  # ours, but open to others: not for cached models
     return fd
+
+
+def _open_folder(path: Path) -> int | None:
+    """``path/renders`` (the cache folder and its renders folder, neither a symlink),
+    opened; None, said once, when it cannot be used."""
+    try:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        root = _owned_folder(path)
+    except OSError as error:
+        _off(path, "is a symlink" if path.is_symlink() else f"cannot be used ({error.strerror})")
+        return None
+    try:
+        return _owned_folder(RENDERS, root)
+    except OSError as error:
+        shown = path / RENDERS
+        _off(shown, "is a symlink" if shown.is_symlink() else f"cannot be used ({error.strerror})")
+        return None
+    finally:
+        os.close(root)
 
 
 def _entry_name(key: str) -> str:
