@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +53,11 @@ def pytest_configure(config: pytest.Config) -> None:
 
     Checked at the child's start, so module fixtures that run commands are caught too.
     """
+    # Module and session fixtures render before a test's own cache dir is set
+    # (own_render_cache): they too must never write to the user's cache.
+    session_cache = tempfile.mkdtemp(prefix="stackctl-test-cache-")
+    config.add_cleanup(lambda: shutil.rmtree(session_cache, ignore_errors=True))
+    os.environ["STACKCTL_CACHE_DIR"] = session_cache
     if "not slow" not in (config.getoption("markexpr") or ""):
         return
     original = subprocess.Popen.__init__
@@ -62,6 +69,16 @@ def pytest_configure(config: pytest.Config) -> None:
         original(self, args, *rest, **kwargs)
 
     subprocess.Popen.__init__ = guarded  # type: ignore[method-assign]
+
+
+@pytest.fixture(autouse=True)
+def own_render_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch):
+    """Each test its own render cache (stackctl.project.render_store), empty at its start:
+    no test reads the user's cache or another test's renders, so a test that counts
+    renders counts compose processes. Children inherit it through the environment."""
+    folder = tmp_path_factory.mktemp("render-cache") / "stackctl"
+    monkeypatch.setenv("STACKCTL_CACHE_DIR", str(folder))
+    return folder
 
 
 @pytest.fixture(scope="session")

@@ -30,6 +30,7 @@ from stackctl.commands.groups import (
 from stackctl.errors import EnvironmentProblem, UsageError
 from stackctl.project.compose import Compose, Project
 from stackctl.project.render import require_known_profiles
+from stackctl.project.selections import sample_seed
 from stackctl.reporting import FORMATS, Case, Outcome, ReportTo, say
 
 if TYPE_CHECKING:
@@ -355,8 +356,9 @@ def run(options: CheckOptions | ExplainOptions) -> Outcome:
     cross = options.cross
     rules = options.rules
     policy = None if rules is None else rules.policy
+    seed = sample_seed(compose, cross.seed) if cross.sample else cross.seed
     run_, plan = checked_plan(
-        compose, options.profiles, seed=cross.seed, sample=cross.sample, policy=policy
+        compose, options.profiles, seed=seed, sample=cross.sample, policy=policy
     )
     problem = cross_check_problem(run_.cross_check, say)
     evaluation = run_.evaluation

@@ -16,7 +16,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Generic, Literal, TypeVar
 
-from stackctl.commands.options import Option, Raw, choice, number, output_path, text, values
+from stackctl.commands.options import (
+    Option,
+    Raw,
+    choice,
+    flag,
+    number,
+    output_path,
+    text,
+    values,
+)
 from stackctl.console import say
 from stackctl.errors import UsageError
 from stackctl.project.compose import Project
@@ -50,6 +59,15 @@ ENV_HELP: dict[EnvDefault, str] = {
 
 
 def parse_project(raw: Raw, env_default: EnvDefault, *, notice: bool = True) -> Project:
+    """The project, and for a static one whether ``--no-cache`` keeps its renders out of
+    the user's render cache (``stackctl.project.render``)."""
+    project = _parse_project(raw, env_default, notice=notice)
+    if project.static and flag(raw, "no_cache"):
+        return dataclasses.replace(project, use_render_cache=False)
+    return project
+
+
+def _parse_project(raw: Raw, env_default: EnvDefault, *, notice: bool) -> Project:
     """The project directory, compose files and env file, resolved and checked once.
 
     ``validation`` renders with ``.env.example`` unless told otherwise (VAL-OPT-001),
@@ -114,7 +132,16 @@ def parse_project(raw: Raw, env_default: EnvDefault, *, notice: bool = True) -> 
     return dataclasses.replace(bare, env_file=Path(os.devnull))
 
 
+# Only static commands cache renders (operating ones see the caller's environment).
+NO_CACHE = Option(
+    "no_cache",
+    "flag",
+    "render with compose even when the render cache holds this render (and store nothing)",
+)
+
+
 def project_group(env_default: EnvDefault, *, notice: bool = True) -> Group[Project]:
+    cache_options = (NO_CACHE,) if env_default == "validation" else ()
     return Group(
         "project",
         (
@@ -132,6 +159,7 @@ def project_group(env_default: EnvDefault, *, notice: bool = True) -> Group[Proj
                 "text",
                 "compose project name (default: COMPOSE_PROJECT_NAME, else compose's own choice)",
             ),
+            *cache_options,
         ),
         lambda raw: parse_project(raw, env_default, notice=notice),
     )

@@ -26,6 +26,7 @@ from stackctl.errors import EnvironmentProblem, UsageError
 from stackctl.project.compose import Compose, Project, is_environment_error
 from stackctl.project.profiles import ALL_PROFILES
 from stackctl.project.render import render_cache, render_outcome
+from stackctl.project.selections import sample_seed
 from stackctl.reporting import Case, Outcome, ReportTo, say
 
 if TYPE_CHECKING:
@@ -121,7 +122,9 @@ def _exhaustive(compose: Compose, cross: CrossCheck) -> Outcome:
         from stackctl.checking.check_run import cross_check_problem
         from stackctl.checking.validation import exhaustive
 
-        result = exhaustive(compose, seed=cross.seed, sample=cross.sample)
+        # without --seed, the sample follows the inputs: a warm run samples what it cached
+        seed = sample_seed(compose, cross.seed) if cross.sample else cross.seed
+        result = exhaustive(compose, seed=seed, sample=cross.sample)
     problem = cross_check_problem(result.run.cross_check, say)
     failing = result.run.evaluation.failing(result.threshold)
     return ExhaustiveOutcome(

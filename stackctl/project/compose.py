@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import hashlib
 import os
 import re
 import shlex
@@ -46,6 +47,7 @@ from stackctl.errors import (
     EnvironmentProblem,
     one_line,
 )
+from stackctl.project import render_store
 from stackctl.project.children import (
     CHILDREN,
     INSTALL_HINT,
@@ -118,6 +120,9 @@ def parse_version(text: str) -> tuple[int, int, int] | None:
 class ComposeBinary:
     argv: tuple[str, ...]
     version: tuple[int, int, int]
+    # The files behind argv as stat() sees them (``binary_identity``): the same identity
+    # is the same binary, so a cached render or version needs no compose process.
+    identity: tuple[str, ...] = ()
 
     @property
     def version_text(self) -> str:
@@ -150,6 +155,52 @@ def _candidates(env: Mapping[str, str]) -> list[tuple[str, tuple[str, ...]]]:
     return found
 
 
+# Where the docker CLI looks for its plugins, after $DOCKER_CONFIG/cli-plugins
+# (docker/cli cli-plugins/manager/manager_unix.go, defaultSystemPluginDirs).
+_SYSTEM_PLUGIN_DIRS = (
+    "/usr/local/lib/docker/cli-plugins",
+    "/usr/local/libexec/docker/cli-plugins",
+    "/usr/lib/docker/cli-plugins",
+    "/usr/libexec/docker/cli-plugins",
+)
+
+
+def _file_identity(path: Path) -> str:
+    """``path`` resolved, with the stat fields that change when the file is replaced or
+    rewritten (size, mtime_ns, ctime_ns, inode, device); "absent" when it is not there."""
+    try:
+        real = path.resolve()
+        status = real.stat()
+    except (OSError, RuntimeError):
+        return f"{path}: absent"
+    return (
+        f"{real}: {status.st_size} {status.st_mtime_ns} {status.st_ctime_ns}"
+        f" {status.st_ino} {status.st_dev}"
+    )
+
+
+def binary_identity(argv: Sequence[str]) -> tuple[str, ...]:
+    """What says "the same compose" without running it: the resolved executable and its
+    stat, the other words of argv, and for ``docker compose`` the plugin files the docker
+    CLI could pick. Empty when the executable cannot be found (then nothing is cached).
+
+    Found as the child will find it: with this process's PATH and DOCKER_CONFIG."""
+    found = argv[0] if "/" in argv[0] else shutil.which(argv[0])
+    if found is None or not Path(found).is_file():
+        return ()
+    identity = [_file_identity(Path(found)), *argv[1:]]
+    if len(argv) > 1 and argv[1] == "compose":
+        config = Path(os.environ.get("DOCKER_CONFIG") or Path.home() / ".docker")
+        identity.append(_file_identity(config / "config.json"))  # may name more plugin dirs
+        for folder in (config / "cli-plugins", *map(Path, _SYSTEM_PLUGIN_DIRS)):
+            identity.append(_file_identity(folder / "docker-compose"))
+    return tuple(identity)
+
+
+def _version_key(identity: tuple[str, ...]) -> str:
+    return hashlib.sha256("\0".join(("compose-version-1", *identity)).encode()).hexdigest()
+
+
 def _probe_version(argv: tuple[str, ...]) -> str | None:
     try:
         done = subprocess.run(
@@ -166,13 +217,27 @@ def _probe_version(argv: tuple[str, ...]) -> str | None:
     return done.stdout.strip() or None
 
 
+def _version_of(argv: tuple[str, ...], identity: tuple[str, ...]) -> str | None:
+    """``version --short`` of ``argv``: remembered in the render cache by the binary's
+    identity, so only a binary not seen before (or changed since) is asked."""
+    key = _version_key(identity) if identity else None
+    remembered = None if key is None else render_store.load(key)
+    if isinstance(remembered, str) and parse_version(remembered) is not None:
+        return remembered
+    text = _probe_version(argv)
+    if text is not None and key is not None:
+        render_store.save(key, text)
+    return text
+
+
 def resolve_binary(env: Mapping[str, str] | None = None) -> ComposeBinary:
     """Find a compose v2 binary new enough for this stack, or explain what to install."""
     env = os.environ if env is None else env
     candidates = _candidates(env)
     too_old: list[str] = []
     for origin, argv in candidates:
-        text = _probe_version(argv)
+        identity = binary_identity(argv)
+        text = _version_of(argv, identity)
         if text is None:
             if origin == "COMPOSE_BIN":
                 raise EnvironmentProblem(
@@ -184,7 +249,7 @@ def resolve_binary(env: Mapping[str, str] | None = None) -> ComposeBinary:
         if version is None or version < MINIMUM_VERSION:
             too_old.append(f"{' '.join(argv)} is {text}")
             continue
-        return ComposeBinary(argv=argv, version=version)
+        return ComposeBinary(argv=argv, version=version, identity=identity)
     wanted = ".".join(str(p) for p in MINIMUM_VERSION)
     if too_old:
         raise EnvironmentProblem(
@@ -243,6 +308,9 @@ class Project:
     env_origin: str = ""  # why this env file, for the report's header
     env_candidate: Path | None = None
     env_skipped: str = ""
+    # --no-cache turns it off: a static render is then never served from, nor stored
+    # in, the user's render cache (``stackctl.project.render``).
+    use_render_cache: bool = True
 
     @classmethod
     def at(

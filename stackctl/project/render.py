@@ -12,22 +12,37 @@ Inside ``render_cache()`` each distinct render (binary, project, compose files,
 env file, profiles, extra environment, static or not) runs at most once, even when several threads
 ask for it at the same time, so ``validate`` and ``check`` in one process share
 their renders.
+
+A static project's renders are also kept across runs, in the user's cache folder
+(``stackctl.project.render_store``), under a key made of their content: the
+compose binary's identity and version, the exact argv and child environment, and
+the bytes of every file the render reads (``boundary.require_within``: compose
+files, includes, extends, env files). A changed byte anywhere is another key, so a
+stored outcome is never stale; a warm ``check`` starts no compose process at all.
+Operating commands never use it: their renders see the caller's environment, which
+may hold secrets that must not land in a file. ``--no-cache`` (``Project.use_render_cache``)
+turns it off for one run.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import re
+import stat
 import subprocess
 import threading
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from checks.compose_files import remote_references
 from stackctl.errors import RenderError
+from stackctl.project import render_store
 from stackctl.project.boundary import require_within
 from stackctl.project.compose import Compose, first_error_line
 from stackctl.project.profiles import check_known
@@ -132,6 +147,107 @@ def _render_uncached(compose: Compose, profiles: tuple[str, ...]) -> RenderOutco
     return RenderOutcome(profiles, Model(data, profiles, warnings), "", warnings)
 
 
+# Bump when what a stored outcome means changes (its fields, how warnings are worded).
+_STORE_FORMAT = "stackctl-render-1"
+_CONFIG_ARGS = ("--ansi", "never", "config", "--format", "json")  # what Compose.run passes
+
+
+def _content_digest(path: Path) -> str | None:
+    """sha256 of a regular file's bytes, "absent" when there is none; None for anything
+    else (a FIFO, a device, an unreadable file): a render reading it is never stored."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return "absent"
+    except OSError:
+        return None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        digest = hashlib.sha256()
+        while chunk := os.read(fd, 1 << 20):
+            digest.update(chunk)
+        return digest.hexdigest()
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
+def store_key(compose: Compose, profiles: tuple[str, ...]) -> str | None:
+    """The render cache's key for this render, or None when it is not to be stored:
+    not a static project, ``--no-cache``, or an input that is not a regular file.
+
+    Walks the project's inputs (``require_within``), so it refuses what a render
+    would refuse, before anything is read from the cache."""
+    project = compose.project
+    if not (project.static and project.use_render_cache and compose.binary.identity):
+        return None
+    inputs = require_within(compose)
+    digest = hashlib.sha256()
+
+    def part(text: str) -> None:
+        data = text.encode("utf-8", "surrogateescape")
+        digest.update(b"%d:" % len(data) + data)  # length-prefixed: no two lists collide
+
+    part(_STORE_FORMAT)
+    for word in (*compose.binary.identity, compose.binary.version_text):
+        part(word)
+    for word in compose.command(_CONFIG_ARGS, profiles):  # directory, -f, --env-file, ...
+        part(word)
+    for name, value in sorted(compose.environment().items()):
+        part(name)
+        part(value)
+    for path in inputs.paths:
+        content = _content_digest(path)
+        if content is None:
+            return None
+        part(str(path))
+        part(content)
+    return digest.hexdigest()
+
+
+def _stored(outcome: RenderOutcome) -> dict[str, Any]:
+    model = outcome.model
+    return {
+        "profiles": list(outcome.profiles),
+        "data": None if model is None else model.data,
+        "error": outcome.error,
+        "warnings": list(outcome.warnings),
+    }
+
+
+def _restored(value: Any, profiles: tuple[str, ...]) -> RenderOutcome | None:
+    """A stored outcome, or None when it is not one of ours (a miss, never an error)."""
+    if not isinstance(value, dict) or value.get("profiles") != list(profiles):
+        return None
+    data, error, warnings = value.get("data"), value.get("error"), value.get("warnings")
+    if not isinstance(error, str) or not isinstance(warnings, list):
+        return None
+    if not all(isinstance(text, str) for text in warnings) or (data is None) != bool(error):
+        return None
+    if data is not None and not isinstance(data, dict):
+        return None
+    texts = tuple(warnings)
+    model = None if data is None else Model(data, profiles, texts)
+    return RenderOutcome(profiles, model, error, texts)
+
+
+def _render(compose: Compose, profiles: tuple[str, ...]) -> tuple[RenderOutcome, bool]:
+    """The render of ``profiles`` and whether it came from the render cache (no compose)."""
+    key = store_key(compose, profiles)
+    if key is not None:
+        stored = _restored(render_store.load(key), profiles)
+        if stored is not None:
+            return stored, True
+    outcome = _render_uncached(compose, profiles)
+    # Stored only when no input changed while compose read them: else the entry
+    # could hold a model of other bytes than its key names.
+    if key is not None and store_key(compose, profiles) == key:
+        render_store.save(key, _stored(outcome))
+    return outcome, False
+
+
 class _RenderCache:
     """Futures by render key: the first caller renders, later callers wait for its result."""
 
@@ -139,6 +255,7 @@ class _RenderCache:
         self.lock = threading.Lock()
         self.futures: dict[tuple[object, ...], Future[RenderOutcome]] = {}
         self.renders = 0  # how many compose processes actually ran
+        self.stored = 0  # how many renders the on-disk render cache answered
 
     @staticmethod
     def key(compose: Compose, profiles: tuple[str, ...]) -> tuple[object, ...]:
@@ -151,6 +268,7 @@ class _RenderCache:
             profiles,
             tuple(sorted(compose.extra_env.items())),
             project.static,  # another environment: another render
+            project.use_render_cache,
         )
 
     def get(self, compose: Compose, profiles: tuple[str, ...]) -> RenderOutcome:
@@ -160,13 +278,18 @@ class _RenderCache:
             owner = future is None
             if future is None:
                 future = self.futures[key] = Future()
-                self.renders += 1
         if owner:
             try:
-                future.set_result(_render_uncached(compose, profiles))
+                outcome, from_store = _render(compose, profiles)
             except BaseException as error:  # waiting threads must see it too
                 future.set_exception(error)
                 raise
+            with self.lock:
+                if from_store:
+                    self.stored += 1
+                else:
+                    self.renders += 1
+            future.set_result(outcome)
         return future.result()
 
     def peek(self, compose: Compose, profiles: tuple[str, ...]) -> RenderOutcome | None:
@@ -211,7 +334,7 @@ def render_outcome(compose: Compose, profiles: Sequence[str] = ()) -> RenderOutc
     """Render ``profiles`` (through the active cache, if any); never raises for compose errors."""
     key = tuple(profiles)
     if _active_cache is None:
-        return _render_uncached(compose, key)
+        return _render(compose, key)[0]
     return _active_cache.get(compose, key)
 
 
