@@ -8,7 +8,9 @@ nothing about rules.
 
 from __future__ import annotations
 
+import contextlib
 import posixpath
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,10 +19,28 @@ from typing import Any
 import yaml
 
 from checks.conventions import DEFAULT_COMPOSE_FILES, default_compose_files
-from checks.locate import SAFE_LOADER, Locator
+from checks.locate import SAFE_LOADER, BoundExceeded, Locator
 
 IGNORED_DIRS = {".git", ".nox", ".venv", "node_modules", "tests", "secrets", "build"}
 COMPOSE_NAMES = frozenset(DEFAULT_COMPOSE_FILES)
+# The largest compose file read: some 60 times a 400-service stack in one file. Compose
+# would take longer; the facts would cost seconds and hundreds of MB per such file.
+COMPOSE_MAX_BYTES = 4 * 1024 * 1024
+ENV_MAX_BYTES = 1024 * 1024  # .env.example: a list of variables
+
+
+class InputRefused(Exception):
+    """A file the run must read is over one of its bounds; ``problem`` names the bound."""
+
+    def __init__(self, file: str, problem: str) -> None:
+        super().__init__(f"{file} {problem}")
+        self.file = file
+        self.problem = problem
+
+
+def size_problem(size: int, limit: int, kind: str) -> str:
+    """How a file over its size bound is described, after its name."""
+    return f"is {size / 1048576:.1f} MiB, over the {limit / 1048576:g} MiB bound for {kind}"
 
 
 def parse_env_file(text: str) -> dict[str, str]:
@@ -141,8 +161,8 @@ def remote_references(project_dir: Path, files: Sequence[str] = ()) -> list[Remo
     try:
         for relative in given:
             reader.load(relative, unit=0)
-    except RecursionError:
-        pass  # a file too deep to read: report what was found before it
+    except InputRefused:
+        pass  # a file over a bound: report what was found before it
     found: list[RemoteReference] = []
     queue = list(reader.raw)
     seen = set(queue)
@@ -160,8 +180,8 @@ def remote_references(project_dir: Path, files: Sequence[str] = ()) -> list[Remo
                 found.append(RemoteReference(relative, "extends", template))
             elif (target := inside(project_dir, base / template)) and target not in seen:
                 seen.add(target)  # a template's own extends may name a remote file too
-                reader.read(target)
-                queue.append(target)
+                if target in reader.raw:
+                    queue.append(target)
     return found
 
 
@@ -173,29 +193,28 @@ def declared_services(relative: str, locator: Locator, data: Any) -> dict[str, t
     return {str(name): (relative, locator.line(["services", str(name)])[0]) for name in services}
 
 
-def parse_compose_text(text: str) -> tuple[Any, Locator, bool]:
-    """One compose file's data, its locator, and whether it nests too deep: ONE parse.
+def parse_compose_text(text: str) -> tuple[Any, Locator, str]:
+    """One compose file's data, its locator, and why it was refused ("" if not): ONE parse.
 
     The data is what ``yaml.safe_load`` gives, or {} when the text is not YAML
-    (compose reports the syntax error itself, with its line) or nests deeper than
-    Python recurses. The locator is indexed before the data is built: building
-    resolves ``<<`` merges in the node tree itself, and lines are the file's own.
+    (compose reports the syntax error itself, with its line) or is over a bound of
+    ``checks.locate`` (depth, alias expansion): then the third value says which. The
+    locator is indexed before the data is built: building resolves ``<<`` merges in
+    the node tree itself, and lines are the file's own.
     """
     loader = SAFE_LOADER(text)
     try:
         try:
             node = loader.get_single_node()
         except yaml.YAMLError:
-            return {}, Locator(None), False
-        except RecursionError:
-            return {}, Locator(None), True
+            return {}, Locator(None), ""
+        except BoundExceeded as bound:
+            return {}, Locator(None), str(bound)
         locator = Locator(node)
         try:
-            return (loader.construct_document(node) if node is not None else {}), locator, False
+            return (loader.construct_document(node) if node is not None else {}), locator, ""
         except yaml.YAMLError:
-            return {}, locator, False
-        except RecursionError:
-            return {}, locator, True
+            return {}, locator, ""
     finally:
         loader.dispose()
 
@@ -212,20 +231,61 @@ def find_compose_files(project_dir: Path) -> list[Path]:
     return found
 
 
+def _read_bytes(path: Path, limit: int | None = None) -> bytes:
+    """At most ``limit + 1`` bytes of a regular file (all without a limit); b"" when it is
+    not a file or cannot be read. Never opens a FIFO or device: it could block."""
+    try:
+        if not path.is_file():
+            return b""
+        with path.open("rb") as stream:
+            return stream.read() if limit is None else stream.read(limit + 1)
+    except OSError:
+        return b""
+
+
 def read_text(path: Path) -> str:
     """A file's text for facts and locations; unreadable or non-UTF-8 bytes never stop a check.
 
-    Compose itself rejects a file it loads that cannot be read; files found on
-    disk that nothing loads (a data folder, a vendored copy) must not matter.
+    Compose itself rejects a file it loads that cannot be read.
     """
+    return _read_bytes(path).decode("utf-8", errors="replace")
+
+
+def read_bounded(project_dir: Path, relative: str, limit: int, kind: str) -> str:
+    """The text of a file the run needs, or ``InputRefused`` when it is over ``limit``
+    bytes (only ``limit + 1`` of them are ever read)."""
+    path = project_dir / relative
+    data = _read_bytes(path, limit)
+    if len(data) > limit:
+        try:
+            size = max(path.stat().st_size, len(data))
+        except OSError:
+            size = len(data)
+        raise InputRefused(relative, size_problem(size, limit, kind))
+    return data.decode("utf-8", errors="replace")
+
+
+# ROOT-003 needs to know whether a compose file nothing loads declares services; that
+# is looked up in the first MiB of its bytes, never parsed (a vendored copy may be huge).
+UNLOADED_SCAN_BYTES = 1024 * 1024
+_TOP_LEVEL_SERVICES = re.compile(rb"^(?:services|\"services\"|'services')[ \t]*:", re.MULTILINE)
+
+
+def declares_services(path: Path) -> bool:
+    """Whether a file's first ``UNLOADED_SCAN_BYTES`` hold a top-level ``services:`` key."""
     try:
-        return path.read_bytes().decode("utf-8", errors="replace") if path.is_file() else ""
+        with path.open("rb") as stream:
+            head = stream.read(UNLOADED_SCAN_BYTES)
     except OSError:
-        return ""
+        return False
+    return _TOP_LEVEL_SERVICES.search(head) is not None
 
 
 class Reader:
-    """Reads compose files once each, following ``include`` from the files compose loads."""
+    """Reads the files compose loads once each: the given files, what they include (in
+    load order) and the files their services extend, each within ``COMPOSE_MAX_BYTES``
+    and the YAML bounds. A file over a bound is refused with ``InputRefused``: compose
+    loads it, so the facts would be wrong without it."""
 
     def __init__(self, project_dir: Path) -> None:
         self.project_dir = project_dir
@@ -235,35 +295,49 @@ class Reader:
         self.order: list[str] = []
         self.declarations: dict[str, list[Declaration]] = {}
         self.units = 0
-        self.too_deep: set[str] = set()
+        self.parses = 0  # YAML parses run (one per file read)
 
     def read(self, relative: str) -> Mapping[str, Any]:
         if relative not in self.raw:
-            text = read_text(self.project_dir / relative)
-            data, self.locators[relative], too_deep = parse_compose_text(text)
-            if too_deep:
-                self.too_deep.add(relative)
+            text = read_bounded(self.project_dir, relative, COMPOSE_MAX_BYTES, "a compose file")
+            self.parses += 1
+            data, locator, refused = parse_compose_text(text)
+            if refused:
+                raise InputRefused(relative, refused)
+            self.locators[relative] = locator
             self.texts[relative] = text
             self.raw[relative] = data if isinstance(data, Mapping) else {}
         return self.raw[relative]
+
+    def read_optional(self, relative: str) -> None:
+        """Read a file compose may not load (a conventional template file): over a bound,
+        it is left out rather than ending the run."""
+        with contextlib.suppress(InputRefused):
+            self.read(relative)
+
+    def _extended(self, relative: str) -> None:
+        """Read the files the services of ``relative`` extend, and theirs in turn."""
+        pending = [relative]
+        while pending:
+            current = pending.pop()
+            base = (self.project_dir / current).parent
+            for template in extends_files(self.raw[current]):
+                target = None if is_remote(template) else inside(self.project_dir, base / template)
+                if target is not None and target not in self.raw:
+                    self.read(target)  # read for locations and variables; compose loads it
+                    pending.append(target)
 
     def load(self, relative: str, unit: int) -> None:
         if relative in self.order:  # compose refuses include cycles; never loop here
             return
         data = self.read(relative)
-        if relative in self.too_deep:
-            # A file compose loads but Python cannot parse: stop rather than judge it empty.
-            raise RecursionError(f"{relative} nests deeper than the YAML reader can follow")
         self.order.append(relative)
         for name, (file, line) in declared_services(
             relative, self.locators[relative], data
         ).items():
             self.declarations.setdefault(name, []).append(Declaration(file, line, unit))
+        self._extended(relative)
         base = (self.project_dir / relative).parent
-        for template in extends_files(data):
-            target = inside(self.project_dir, base / template)
-            if target is not None:
-                self.read(target)  # read for locations and variables; compose loads it
         for entry in include_entries(data):
             self.units += 1
             for path in entry:

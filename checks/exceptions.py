@@ -25,9 +25,12 @@ import yaml
 
 from checks.catalogue import rule_catalogue, rules_of_kind
 from checks.finding import Finding
+from checks.locate import BoundedComposition, BoundExceeded
 from checks.rule import RuleInfo
 
 REGISTRY_PATH = "infra/exceptions.yml"
+# A registry of a few hundred entries is some 100 KiB; a bigger one is refused (EXC-001).
+REGISTRY_MAX_BYTES = 1024 * 1024
 REQUIRED_FIELDS = ("service", "subjects", "relaxes", "rationale", "adr")
 KNOWN_FIELDS = ("service", "rule", "requirement", *REQUIRED_FIELDS[1:], "expires")
 ALL_SUBJECTS = "*"
@@ -83,8 +86,9 @@ class RegistryMapping(dict[Any, Any]):
     duplicates: tuple[str, ...] = ()
 
 
-class RegistryLoader(yaml.SafeLoader):
-    """SafeLoader whose mappings are RegistryMapping."""
+class RegistryLoader(BoundedComposition, yaml.SafeLoader):
+    """SafeLoader whose mappings are RegistryMapping, within the YAML bounds of
+    ``checks.locate`` (depth, alias expansion)."""
 
 
 def _construct_mapping(loader: RegistryLoader, node: yaml.MappingNode) -> RegistryMapping:
@@ -127,21 +131,60 @@ _TextDatesLoader.yaml_implicit_resolvers = {
 }
 
 
-def _file_problem(message: str) -> tuple[list[Waiver], list[Finding]]:
-    return [], [_meta("EXC-001", f"{REGISTRY_PATH} {message}", "file")]
+def _file_problem(message: str) -> tuple[list[Waiver], list[Finding], tuple[str, ...]]:
+    return [], [_meta("EXC-001", f"{REGISTRY_PATH} {message}", "file")], ()
+
+
+# The registry as last read, by its path and what stat says of it: ``check``, the fix
+# plan and the report each ask for it in one run, and it is read and parsed once.
+_last_read: (
+    tuple[tuple[object, ...], tuple[bool, ...], tuple[list[Waiver], list[Finding], tuple[str, ...]]]
+    | None
+) = None
 
 
 def load(project_dir: Path) -> tuple[list[Waiver], list[Finding]]:
     """Read the registry; every problem, with the file or an entry, comes back as EXC-001.
 
     A registry that cannot be read is never skipped in silence: its findings
-    would reappear unexplained. It fails the gate with the reason instead.
+    would reappear unexplained. It fails the gate with the reason instead. The
+    result is reused while the file's identity, size and times (a write changes its
+    ctime) and the existence of the ADRs it names are unchanged, so one run reads
+    and parses it once.
     """
+    global _last_read
+    path = project_dir / REGISTRY_PATH
+    try:
+        info = path.stat()
+        signature: tuple[object, ...] | None = (
+            str(project_dir.resolve()),
+            info.st_dev,
+            info.st_ino,
+            info.st_size,
+            info.st_mtime_ns,
+            info.st_ctime_ns,
+            path.is_symlink(),
+        )
+    except (OSError, RuntimeError):
+        signature = None  # missing, a loop, unreadable: cheap to answer again
+    if signature is not None and _last_read is not None and _last_read[0] == signature:
+        _, adrs_found, (waivers, problems, adrs) = _last_read
+        if tuple(_adr_exists(project_dir, adr) for adr in adrs) == adrs_found:
+            return list(waivers), list(problems)
+    waivers, problems, adrs = _read(project_dir)
+    if signature is not None:
+        found = tuple(_adr_exists(project_dir, adr) for adr in adrs)
+        _last_read = (signature, found, (list(waivers), list(problems), adrs))
+    return waivers, problems
+
+
+def _read(project_dir: Path) -> tuple[list[Waiver], list[Finding], tuple[str, ...]]:
+    """The registry parsed, and the ADRs its entries name (their existence is judged)."""
     path = project_dir / REGISTRY_PATH
     try:
         info = path.lstat()
     except FileNotFoundError:
-        return [], []
+        return [], [], ()
     except OSError as error:
         return _file_problem(f"cannot be read: {error.strerror}")
     if stat.S_ISLNK(info.st_mode):
@@ -160,8 +203,15 @@ def load(project_dir: Path) -> tuple[list[Waiver], list[Finding]]:
     if not stat.S_ISREG(info.st_mode):
         # A FIFO or device would block or never end.
         return _file_problem("is not a regular file (a FIFO or device?)")
+    if info.st_size > REGISTRY_MAX_BYTES:
+        size = info.st_size / 1048576
+        return _file_problem(f"is {size:.1f} MiB, over the 1 MiB bound for the registry")
     try:
-        text = path.read_bytes().decode("utf-8")
+        with path.open("rb") as stream:
+            data_bytes = stream.read(REGISTRY_MAX_BYTES + 1)
+        if len(data_bytes) > REGISTRY_MAX_BYTES:  # it grew since stat
+            return _file_problem("is over the 1 MiB bound for the registry")
+        text = data_bytes.decode("utf-8")
     except UnicodeDecodeError as error:
         return _file_problem(f"is not UTF-8 text (byte {error.start})")
     except OSError as error:
@@ -173,8 +223,10 @@ def load(project_dir: Path) -> tuple[list[Waiver], list[Finding]]:
         where = f" at line {mark.line + 1}" if mark is not None else ""
         problem = getattr(error, "problem", None) or "syntax error"
         return _file_problem(f"is not valid YAML{where}: {problem}")
+    except BoundExceeded as bound:
+        return _file_problem(str(bound))
     if data is None:
-        return [], []
+        return [], [], ()
     if not isinstance(data, Mapping):
         return _file_problem(
             f"must be a mapping with an `exceptions:` list, not a {type(data).__name__}"
@@ -191,7 +243,12 @@ def load(project_dir: Path) -> tuple[list[Waiver], list[Finding]]:
     if not isinstance(entries, list):
         return _file_problem(f"`exceptions:` must be a list, not a {type(entries).__name__}")
     waivers, problems = parse(entries, project_dir)
-    return waivers, [*file_problems, *problems]
+    adrs = tuple(
+        str(entry["adr"]).strip()
+        for entry in entries
+        if isinstance(entry, Mapping) and _text(entry.get("adr")) is not None
+    )
+    return waivers, [*file_problems, *problems], adrs
 
 
 def _did_you_mean(word: str, choices: Iterable[str]) -> str:

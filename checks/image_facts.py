@@ -18,7 +18,11 @@ from typing import Any
 
 import yaml
 
+from checks.locate import SAFE_LOADER, BoundExceeded
+
 FACTS_DIR = "infra/image-facts"
+# A record states a few dozen facts; a bigger file is refused (an IMG-002 finding) unread.
+FACTS_MAX_BYTES = 256 * 1024
 SHELL_KINDS = frozenset({"bash", "dash", "busybox", "ash", "none"})
 SWITCHERS = frozenset({"gosu", "su-exec", "setpriv", "s6", "none"})
 REQUIRED_KEYS = (
@@ -376,11 +380,14 @@ def parse_catalogue(
     problems = [FactsProblem(file, why) for file, why in sorted((refused or {}).items())]
     for relative, text in sorted(texts.items()):
         try:
-            data = yaml.safe_load(text)
+            data = yaml.load(text, Loader=SAFE_LOADER)  # safe, and depth and alias bounded
         except yaml.YAMLError as error:
             mark = getattr(error, "problem_mark", None)
             where = f" at line {mark.line + 1}" if mark is not None else ""
             problems.append(FactsProblem(relative, f"is not valid YAML{where}"))
+            continue
+        except BoundExceeded as bound:
+            problems.append(FactsProblem(relative, str(bound)))
             continue
         record, found = parse_record(relative, data)
         image = str(data.get("image") or "") if isinstance(data, Mapping) else ""

@@ -13,12 +13,96 @@ Locating every service and warning of a file of N services is linear in N.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TypeAlias
+from typing import Any, TypeAlias
 
 import yaml
+from yaml.composer import Composer
+from yaml.events import AliasEvent
 
-# libyaml's safe loader when PyYAML has it: it composes a file ten times faster.
-SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+# Every YAML file the checks parse is bounded while it is composed, before any value
+# is built: a document nested deeper than MAX_DEPTH, or one whose aliases expand to
+# more than MAX_NODES nodes (an alias bomb), is refused. Rules and constructors walk
+# values recursively, and each use of an alias is walked again, so both bounds keep
+# that work small; libyaml's own composer recurses in C and crashes the process on a
+# file nested some 100,000 levels deep, so composing is always done here, in Python,
+# over libyaml's events (as fast: the scanner and parser are the costly part).
+MAX_DEPTH = 100  # nested mappings and lists; compose files rarely pass 10
+MAX_NODES = 1_000_000  # nodes after alias expansion; 400 services take some 10,000
+
+
+class BoundExceeded(ValueError):
+    """A YAML document over a bound; the message says which, as the end of a sentence
+    that starts with the file's name."""
+
+
+class BoundedComposition:
+    """Composes a YAML document with a depth and an expanded-node count bound.
+
+    Mixed in before a PyYAML loader: it counts each node as it is composed, and an
+    alias as the whole size of the node it names, so an alias bomb is refused after
+    about MAX_NODES steps of work, not after its expansion.
+    """
+
+    max_depth = MAX_DEPTH
+    max_nodes = MAX_NODES
+
+    def __init__(self, stream: Any) -> None:
+        super().__init__(stream)  # type: ignore[call-arg]
+        self.start_bounds()
+
+    def start_bounds(self) -> None:
+        self.anchors: dict[str, yaml.Node] = {}
+        self._depth = 0
+        self._expanded = 0
+        self._sizes: dict[int, int] = {}  # id of an anchored node -> its expanded size
+
+    def _count(self, nodes: int) -> None:
+        self._expanded += nodes
+        if self._expanded > self.max_nodes:
+            raise BoundExceeded(
+                f"expands to more than {self.max_nodes:,} YAML nodes (aliases counted each "
+                "time they are used; an alias bomb?)"
+            )
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node:
+        event = self.peek_event()  # type: ignore[attr-defined]
+        if isinstance(event, AliasEvent):
+            target = self.anchors.get(event.anchor) if event.anchor is not None else None
+            if target is not None:
+                size = self._sizes.get(id(target))
+                if size is None:  # the anchored node is still open: it contains itself
+                    raise BoundExceeded(f"uses alias *{event.anchor} inside its own anchor")
+                self._count(size)
+            node: yaml.Node = super().compose_node(parent, index)  # type: ignore[misc]
+            return node
+        if self._depth >= self.max_depth:
+            raise BoundExceeded(f"nests deeper than {self.max_depth} levels")
+        before = self._expanded
+        self._count(1)
+        self._depth += 1
+        try:
+            node = super().compose_node(parent, index)  # type: ignore[misc]
+        finally:
+            self._depth -= 1
+        if event.anchor is not None:
+            self._sizes[id(node)] = self._expanded - before
+        return node
+
+
+# libyaml's safe loader when PyYAML has it: it scans and parses ten times faster. The
+# composer is PyYAML's own (Composer comes before the C parser's), run by the bounds.
+_BASE = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class SafeLoader(BoundedComposition, Composer, _BASE):  # type: ignore[misc,valid-type]
+    """The safe loader every compose file and facts record is read with."""
+
+    def __init__(self, stream: Any) -> None:
+        _BASE.__init__(self, stream)  # Composer's own takes no stream
+        self.start_bounds()
+
+
+SAFE_LOADER = SafeLoader
 
 # What a lookup walks into: a mapping's keys (first occurrence wins) with the line of
 # the key and what is under it; a list's items (line, scalar text or None, the
@@ -39,12 +123,12 @@ class Locator:
 
     @classmethod
     def parse(cls, text: str) -> Locator:
-        """A locator of ``text``; text that is not YAML (or nests deeper than Python
-        recurses, without libyaml) locates nothing."""
+        """A locator of ``text``; text that is not YAML, or over a bound (``MAX_DEPTH``,
+        ``MAX_NODES``), locates nothing."""
         loader = SAFE_LOADER(text)
         try:
             return cls(loader.get_single_node())
-        except (yaml.YAMLError, RecursionError):
+        except (yaml.YAMLError, BoundExceeded):
             return cls(None)
         finally:
             loader.dispose()

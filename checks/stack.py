@@ -14,22 +14,28 @@ from typing import Any
 
 from checks.compose_files import (
     COMPOSE_NAMES,
+    ENV_MAX_BYTES,
     Declaration,
     Reader,
+    declares_services,
     find_compose_files,
     inside,
     parse_env_file,
-    read_text,
+    read_bounded,
+    size_problem,
 )
 from checks.conventions import ROOT_FILE, STATE_VARIABLE, default_compose_files
-from checks.image_facts import FACTS_DIR, ImageCatalogue, parse_catalogue
+from checks.image_facts import FACTS_DIR, FACTS_MAX_BYTES, ImageCatalogue, parse_catalogue
 from checks.locate import Locator
 
 # `${VAR}`, `${VAR:-x}`, `${VAR:?msg}` and `$VAR`, but not the `$$` escape.
 VARIABLE_RE = re.compile(r"(?<!\$)\$(?:\{([A-Za-z_][A-Za-z0-9_]*)|([A-Za-z_][A-Za-z0-9_]*))")
 # Configuration a service may mount read-only; the wiring rules look for URLs in it.
 CONFIG_SUFFIXES = {".yml", ".yaml", ".json", ".conf", ".toml", ".alloy", ".ini", ".cfg", ".env"}
+# A bigger file is not configuration a person wrote (a data set, a bundle): it is
+# skipped, as binary ones are; only its text is searched, never parsed.
 CONFIG_MAX_BYTES = 256 * 1024
+TEMPLATES_FILE = "infra/common-optimizations.yml"
 
 
 def read_image_facts(project_dir: Path) -> ImageCatalogue:
@@ -45,7 +51,13 @@ def read_image_facts(project_dir: Path) -> ImageCatalogue:
             refused[relative] = "is a symlink; facts records must be regular files"
         elif path.is_file():
             try:
-                texts[relative] = path.read_text(encoding="utf-8")
+                with path.open("rb") as stream:
+                    data = stream.read(FACTS_MAX_BYTES + 1)
+                if len(data) > FACTS_MAX_BYTES:
+                    size = max(len(data), path.stat().st_size)
+                    refused[relative] = size_problem(size, FACTS_MAX_BYTES, "a facts record")
+                else:
+                    texts[relative] = data.decode("utf-8")
             except (OSError, UnicodeDecodeError) as error:
                 refused[relative] = f"cannot be read ({error.__class__.__name__})"
     return parse_catalogue(texts, refused)
@@ -74,18 +86,43 @@ def read_config_files(project_dir: Path) -> dict[str, str]:
     return found
 
 
+def load_compose_files(project_dir: Path, files: Sequence[str] = ()) -> tuple[Reader, list[str]]:
+    """Parse what compose loads: ``files`` (default: the files compose would pick), what
+    they include and the files their services extend, each once and within its bounds.
+
+    Returns the reader and the given files as project paths; raises
+    ``checks.compose_files.InputRefused`` for a loaded file over a bound. A file given
+    outside the project keeps its absolute path, so its findings point at it; what
+    it includes from outside the project is not read.
+    """
+    given = [
+        inside(project_dir, project_dir / name) or (project_dir / name).resolve().as_posix()
+        for name in files or default_compose_files(project_dir)
+    ]
+    reader = Reader(project_dir)
+    for relative in given:
+        reader.load(relative, unit=0)
+    if (project_dir / TEMPLATES_FILE).is_file() and TEMPLATES_FILE not in reader.raw:
+        reader.read_optional(TEMPLATES_FILE)  # what `fix` may point a service at
+    return reader, given
+
+
 @dataclass(frozen=True)
 class ProjectFacts:
     """The raw, non-merged facts about a project that some rules need.
 
     ``loaded`` are the files compose reads (the given files and, recursively, what
-    they include); ``compose_files`` adds every compose file found on disk, so that
-    layout rules can see files nothing includes.
+    they include); ``compose_files`` maps each to its raw data. Compose files found
+    on disk that nothing loads are known by name only (``unloaded``), never parsed:
+    a vendored copy may be any size, and compose never reads it.
     """
 
     root: Mapping[str, Any] = field(default_factory=dict)  # the raw root compose file
     root_name: str = "docker-compose.yml"
     compose_files: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # path -> raw
+    # compose files nothing loads -> whether a top-level `services:` shows in their
+    # first MiB (``declares_services``): the layout rules' only question about them.
+    unloaded: Mapping[str, bool] = field(default_factory=dict)
     included: tuple[str, ...] = ()
     env_example: Mapping[str, str] = field(default_factory=dict)
     variables: Mapping[str, str] = field(default_factory=dict)  # variable -> first file using it
@@ -132,26 +169,24 @@ class ProjectFacts:
 
     @classmethod
     def read(cls, project_dir: Path, files: Sequence[str] = ()) -> ProjectFacts:
-        """Read ``files`` (default: the files compose would pick) and what they include.
+        """Read ``files`` (default: the files compose would pick) and what they load.
 
-        A file given outside the project keeps its absolute path, so its findings
-        point at it; what it includes from outside the project is not read.
+        Raises ``checks.compose_files.InputRefused`` when a file compose loads, or
+        ``.env.example``, is over its bound (see ``load_compose_files``).
         """
-        given = [
-            inside(project_dir, project_dir / name) or (project_dir / name).resolve().as_posix()
-            for name in files or default_compose_files(project_dir)
-        ]
-        reader = Reader(project_dir)
-        for relative in given:
-            reader.load(relative, unit=0)
+        return cls.from_reader(project_dir, *load_compose_files(project_dir, files))
+
+    @classmethod
+    def from_reader(cls, project_dir: Path, reader: Reader, given: Sequence[str]) -> ProjectFacts:
+        """The facts around the compose files ``reader`` parsed (``load_compose_files``)."""
         discovered = [
             p.relative_to(project_dir).as_posix() for p in find_compose_files(project_dir)
         ]
-        for relative in discovered:
-            reader.read(relative)
-        templates = "infra/common-optimizations.yml"
-        if (project_dir / templates).is_file() and templates not in reader.raw:
-            reader.read(templates)
+        unloaded = {
+            name: declares_services(project_dir / name)
+            for name in discovered
+            if name not in reader.order
+        }
         variables: dict[str, str] = {}
         for relative in [*reader.order, *sorted(set(reader.raw) - set(reader.order))]:
             for match in VARIABLE_RE.finditer(reader.texts[relative]):
@@ -162,16 +197,17 @@ class ProjectFacts:
             chosen = next((d for d in places if d.unit == 0), places[0])
             sources[service] = (chosen.file, chosen.line)
         example = project_dir / ".env.example"  # never through a symlink leading outside
-        env_text = read_text(example) if inside(project_dir, example) else ""
+        env_text = (
+            read_bounded(project_dir, ".env.example", ENV_MAX_BYTES, "an env file")
+            if example.is_file() and inside(project_dir, example) is not None
+            else ""
+        )
         root_name = given[0] if given else ROOT_FILE
         return cls(
             root=reader.raw.get(root_name, {}),
             root_name=root_name,
-            compose_files={
-                name: data
-                for name, data in reader.raw.items()
-                if name in reader.order or name in discovered
-            },
+            compose_files={name: reader.raw[name] for name in reader.order},
+            unloaded=unloaded,
             documents=reader.raw,
             included=tuple(f for f in reader.order if f not in given),
             env_example=parse_env_file(env_text),

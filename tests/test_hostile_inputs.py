@@ -207,14 +207,14 @@ CASES = [
         '"subject": "vendor/compose.yml"',  # found and judged like any stray compose file
         setup=unloaded_file_not_utf8,
     ),
-    # libyaml's reader (used when PyYAML has it) follows any depth compose does, so the
-    # check runs; the pure-Python reader would stop with one line instead (runner.py).
+    # a loaded file deeper than the facts' depth bound (checks.locate.MAX_DEPTH) ends
+    # the run in one line, before any render
     Case(
         "loaded-extension-too-deep",
         MOD,
         ("check",),
-        0,
-        "no findings",
+        2,
+        "nests deeper than 100 levels",
         setup=loaded_extension_too_deep,
     ),
     # compose's own default file name, as compose picks it

@@ -39,22 +39,20 @@ def test_validate_stays_strict_on_warnings() -> None:
     assert "FAIL" in row and "the attribute `version` is obsolete" in row
 
 
-def test_one_selection_failing_leaves_the_others_checked() -> None:
+def test_a_failing_full_render_stops_the_run_in_one_line() -> None:
+    # Every selection loads the same files: none is rendered after the full one fails.
     done = run_stackctl(SELECTIONS / "partial", "check", "--format", "json")
-    assert done.returncode == 1, done.stderr
-    findings = json.loads(done.stdout)["findings"]
-    failures = [f["message"] for f in findings if "do not render" in f["message"]]
+    assert done.returncode == 2, done.stderr
     compose_line = "can't set distinct values on 'mem_limit' and 'deploy.resources.limits.memory'"
-    assert any("core,data,obs,tooling" in m and compose_line in m for m in failures)
-    # web (core) is in every selection that renders: it is still checked
-    assert any(f["rule"] == "PRIV-004" and f["service"] == "web" for f in findings)
-    assert len(failures) == 2  # "*" and core,data,obs,tooling, each once
+    assert done.stderr.startswith("error: the full model (--profile '*') does not render")
+    assert compose_line in done.stderr and "hint:" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 2 and done.stdout == ""
 
 
 def test_nothing_renders_is_an_environment_error() -> None:
     done = run_stackctl(SELECTIONS / "nothing", "check")
     assert done.returncode == 2
-    assert done.stderr.startswith("error: nothing could be rendered")
+    assert done.stderr.startswith("error: the full model (--profile '*') does not render")
     assert "no such file or directory" in done.stderr
     assert "hint:" in done.stderr and "Traceback" not in done.stderr
     assert done.stdout == ""
@@ -63,15 +61,17 @@ def test_nothing_renders_is_an_environment_error() -> None:
 def test_render_failures_reach_junit_and_sarif() -> None:
     from xml.etree import ElementTree as ET
 
-    partial = SELECTIONS / "partial"
-    junit = ET.fromstring(run_stackctl(partial, "check", "--format", "junit").stdout)
+    # core alone cannot render: app needs cache, of data (the full model renders)
+    invalid = ("--profiles", "core")
+    partial = SELECTIONS / "cross-profile"
+    junit = ET.fromstring(run_stackctl(partial, "check", *invalid, "--format", "junit").stdout)
     failures = [
         case.find("failure").text or ""
         for case in junit.iter("testcase")
         if case.find("failure") is not None
     ]
-    assert any("core,data,obs,tooling do not render" in message for message in failures)
-    sarif = json.loads(run_stackctl(partial, "check", "--format", "sarif").stdout)
+    assert any("profiles core do not render" in message for message in failures)
+    sarif = json.loads(run_stackctl(partial, "check", *invalid, "--format", "sarif").stdout)
     run = sarif["runs"][0]
     rules = [rule["id"] for rule in run["tool"]["driver"]["rules"]]
     render_results = [r for r in run["results"] if "do not render" in r["message"]["text"]]

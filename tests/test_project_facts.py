@@ -86,7 +86,7 @@ def test_an_include_tree_is_followed_in_every_form_and_recursively(tmp_path: Pat
         "docker-compose.yml",
         "infra/orphan/docker-compose.yml",
     }
-    assert "infra/orphan/docker-compose.yml" in facts.compose_files  # seen, not loaded
+    assert "infra/orphan/docker-compose.yml" in facts.unloaded  # seen by name, not loaded
     assert "infra/orphan/docker-compose.yml" not in facts.loaded
     assert {d.file for d in facts.declarations["c"]} == {
         "infra/c/docker-compose.yml",

@@ -67,9 +67,8 @@ def all_included(stack: Stack) -> Iterator[Hit]:
     """Each ``infra/**/docker-compose.yml`` is loaded: given with ``-f`` or included,
     directly or through another included file. A file nothing loads is dead
     configuration that validation never sees."""
-    loaded = set(stack.facts.loaded)
-    for path in sorted(stack.facts.compose_files):
-        if path.startswith("infra/") and path not in loaded:
+    for path in sorted(stack.facts.unloaded):  # known by name: they are never parsed
+        if path.startswith("infra/"):
             yield Hit(
                 "",
                 f"{path} is not included by {stack.facts.root_name} (directly or indirectly)",
@@ -98,8 +97,13 @@ def all_included(stack: Stack) -> Iterator[Hit]:
 )
 def services_outside_infra(stack: Stack) -> Iterator[Hit]:
     """No compose file outside ``infra/`` (the root file included) defines services."""
-    for path, data in sorted(stack.facts.compose_files.items()):
-        if not path.startswith("infra/") and (data or {}).get("services"):
+    declaring = {
+        path: bool((data or {}).get("services")) for path, data in stack.facts.compose_files.items()
+    }
+    # A file nothing loads is not parsed: its first MiB is searched for `services:`.
+    declaring.update(stack.facts.unloaded)
+    for path, declares in sorted(declaring.items()):
+        if not path.startswith("infra/") and declares:
             yield Hit(
                 "",
                 f"{path} defines services; expected them in infra/<NN>-<tier>/<service>/",

@@ -6,8 +6,12 @@ rules run once per distinct set of enabled services. A seeded random sample of
 selections is also rendered for real and compared with its derived model.
 
 Nothing aborts on a warning: each compose warning becomes a finding, and a
-selection compose refuses becomes a finding with compose's own line. Only when
-nothing renders at all is the run an error.
+selection compose refuses becomes a finding with compose's own line. A full
+render that fails ends the run at once: every selection loads the same files, so
+rendering them would repeat the failure, each at a render's cost.
+
+The compose files are parsed (within their bounds) before any render starts, so a
+file over a bound ends the run in one line without compose ever running.
 """
 
 from __future__ import annotations
@@ -21,10 +25,11 @@ from typing import Any
 
 from checks import exceptions
 from checks.catalogue import rule_catalogue
+from checks.compose_files import InputRefused, Reader
 from checks.evaluator import Evaluation, evaluate
 from checks.finding import Finding
 from checks.rule_sets import Policy
-from checks.stack import ProjectFacts, Stack
+from checks.stack import ProjectFacts, Stack, load_compose_files
 from checks.warnings import findings_from_warnings, render_failure_finding
 from stackctl.errors import RenderError, StackError
 from stackctl.project.compose import Compose
@@ -35,7 +40,7 @@ from stackctl.project.profiles import (
     VALIDATION_MATRIX,
     with_dependencies,
 )
-from stackctl.project.render import RenderOutcome, cached_outcome, render_cache, render_outcome
+from stackctl.project.render import cached_outcome, render_cache, render_outcome
 from stackctl.project.selections import (
     DEFAULT_SAMPLE,
     CrossCheck,
@@ -121,26 +126,41 @@ def _derived_stacks(
     return stacks, failed
 
 
-def _rendered_stacks(
-    compose: Compose, facts: ProjectFacts, combos: Sequence[tuple[str, ...]]
-) -> tuple[list[Stack], list[tuple[tuple[str, ...], str]], tuple[str, ...]]:
-    """Without a full model, render each combination for real and keep what renders."""
-    with ThreadPoolExecutor(max_workers=min(4, len(combos))) as pool:
-        outcomes: list[RenderOutcome] = list(pool.map(lambda p: render_outcome(compose, p), combos))
-    stacks = [facts.stack(o.model.data, o.profiles) for o in outcomes if o.model is not None]
-    failed = [(o.profiles, o.error) for o in outcomes if o.model is None]
-    warnings = tuple(dict.fromkeys(w for o in outcomes for w in o.warnings))
-    return stacks, failed, warnings
+class InputOverBound(RenderError):
+    """A file the project loads is over a size, depth or alias bound of the facts reader."""
 
 
-def project_facts(compose: Compose) -> ProjectFacts:
-    """The raw facts rules need, read once, from the project's compose files (``-f``)."""
+def _refused(error: InputRefused) -> InputOverBound:
+    return InputOverBound(
+        str(error),
+        hint="compose loads this file, so it is not checked partly; make it smaller or "
+        "flatter (the bounds are in README's check section)",
+    )
+
+
+def _compose_files(compose: Compose) -> tuple[Reader, list[str]]:
+    """The compose files the project loads, parsed once each and within their bounds."""
     directory = compose.project.directory
     files = [
         path.relative_to(directory).as_posix() if directory in path.parents else str(path)
         for path in compose.project.compose_files
     ]
-    return ProjectFacts.read(directory, files)
+    try:
+        return load_compose_files(directory, files)
+    except InputRefused as error:
+        raise _refused(error) from None
+
+
+def _facts(compose: Compose, loaded: tuple[Reader, list[str]]) -> ProjectFacts:
+    try:
+        return ProjectFacts.from_reader(compose.project.directory, *loaded)
+    except InputRefused as error:
+        raise _refused(error) from None
+
+
+def project_facts(compose: Compose) -> ProjectFacts:
+    """The raw facts rules need, read once, from the project's compose files (``-f``)."""
+    return _facts(compose, _compose_files(compose))
 
 
 def declared_profiles(facts: ProjectFacts) -> tuple[str, ...]:
@@ -171,8 +191,7 @@ def check_stack(
     declared). With ``every_selection`` the matrix is every non-empty selection of
     the profiles (``validate --exhaustive``); invalid ones are then listed in
     ``PolicyRun.selections``, not reported as findings. Raises ``RenderError``
-    only when nothing at all renders (or, for every selection, when the full
-    model does not render).
+    when the full model does not render (no selection is rendered after that).
     """
     with render_cache():
         return _check_stack(compose, override, today, seed, sample, every_selection, policy)
@@ -188,9 +207,10 @@ def _check_stack(
     policy: Policy | None,
 ) -> PolicyRun:
     seed = new_seed() if seed is None else seed
+    loaded = _compose_files(compose)  # a file over a bound ends the run before any render
     with ThreadPoolExecutor(max_workers=1 + max(0, sample)) as pool:
         pending = [pool.submit(render_outcome, compose, (ALL_PROFILES,))]
-        facts = project_facts(compose)
+        facts = _facts(compose, loaded)
         # The sample is drawn from the profiles the files name, so its real renders
         # run while the full render runs (on 2 cores, three renders cost about 1.5).
         sampled = pick_sample(non_empty_subsets(declared_profiles(facts)), sample, seed)
@@ -198,55 +218,34 @@ def _check_stack(
         full = pending[0].result()
         for future in pending:
             future.result()
-    if full.model is None and every_selection:
+    if full.model is None:
+        # Every selection loads the same files, so each would repeat this failure at a
+        # render's cost (minutes for a file compose chokes on): no selection renders after it.
         raise RenderError(
-            f"the full model (--profile '*') does not render: {full.error}",
-            hint="fix that first; `invoke validate` shows each combination's error",
+            f"the full model (--profile '*') does not render, so no selection is checked;"
+            f" compose says: {full.error}",
+            hint="fix the line compose names; `invoke validate` shows each combination's error",
         )
-    cross: CrossCheck | None = None
-    chosen: list[Selection] = []
-    if full.model is not None:
-        derivation = Derivation(full.model)
-        combos = policy_matrix(override, derivation.profiles, derivation.services)
-        chosen = (
-            derivation.all_selections()
-            if every_selection
-            else [derivation.select(c) for c in combos]
-        )
-        combos = [s.profiles for s in chosen]
-        # Every-selection runs list invalid ones as rows, not as findings.
-        stacks, failed = _derived_stacks(
-            compose, derivation, facts, chosen, report_invalid=not every_selection
-        )
-        warnings = full.warnings
-        compared = [derivation.select(p) for p in sampled]
-        compared += [
-            s
-            for s in [*chosen, derivation.select(())]
-            if s not in compared
-            and s.profiles != (ALL_PROFILES,)
-            and cached_outcome(compose, s.profiles) is not None
-        ]
-        cross = cross_check(compose, derivation, compared, seed=seed)
-    else:
-        # An error that is the same with every profile and with none is in the files,
-        # not in a selection: every combination would repeat it, at a render's cost each
-        # (minutes for an alias bomb), so it is the answer at once.
-        bare = render_outcome(compose, ())
-        if bare.model is None and bare.error == full.error:
-            raise RenderError(
-                f"nothing could be rendered; compose says: {full.error}",
-                hint="the error does not depend on the profiles: fix the file it names",
-            )
-        combos = policy_matrix(override, declared_profiles(facts))
-        stacks, failed, warnings = _rendered_stacks(compose, facts, combos)
-        if (ALL_PROFILES,) not in combos:
-            failed.insert(0, ((ALL_PROFILES,), full.error))
-        if not stacks:
-            raise RenderError(
-                f"nothing could be rendered; compose says: {full.error}",
-                hint="run `invoke validate` to see each combination's error",
-            )
+    derivation = Derivation(full.model)
+    combos = policy_matrix(override, derivation.profiles, derivation.services)
+    chosen = (
+        derivation.all_selections() if every_selection else [derivation.select(c) for c in combos]
+    )
+    combos = [s.profiles for s in chosen]
+    # Every-selection runs list invalid ones as rows, not as findings.
+    stacks, failed = _derived_stacks(
+        compose, derivation, facts, chosen, report_invalid=not every_selection
+    )
+    warnings = full.warnings
+    compared = [derivation.select(p) for p in sampled]
+    compared += [
+        s
+        for s in [*chosen, derivation.select(())]
+        if s not in compared
+        and s.profiles != (ALL_PROFILES,)
+        and cached_outcome(compose, s.profiles) is not None
+    ]
+    cross: CrossCheck | None = cross_check(compose, derivation, compared, seed=seed)
     registered, problems = exceptions.load(compose.project.directory)
     # Compose's own findings go through the registry like any other: they can be excepted.
     rendering = findings_from_warnings(warnings, facts, (ALL_PROFILES,))
