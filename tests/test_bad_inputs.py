@@ -583,13 +583,14 @@ CASES = [
     Case("engine-loki-install", INV, ("loki.install",), 2, "does not answer"),
     Case("engine-ps-module", MOD, ("ps",), 2, "does not answer"),
     Case("engine-up-script", SCR, ("up", "--profiles", "core,data"), 2, "does not answer"),
-    # a service file symlinked out of the project: check still runs, no path ValueError
+    # a service file symlinked out of the project: the boundary names it, compose never
+    # opens it (tests/test_hostile_boundary.py has every other route)
     Case(
         "service-symlink-outside",
         MOD,
-        ("check", "--format", "json", "--fail-on", "medium"),  # PRIV-001 is medium (portable)
-        1,
-        '"rule": "PRIV-001"',
+        ("check", "--format", "json", "--fail-on", "medium"),
+        2,
+        "outside the project; refused, nothing was read",
         setup=service_links_outside,
     ),
     # the command line itself

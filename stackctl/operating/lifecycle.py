@@ -186,6 +186,22 @@ def until_quiet(sweep: Callable[[], tuple[bool, list[str]]]) -> list[str]:
     return left
 
 
+def settled_start(client: Any, model: Model, before: Snapshot) -> list[str]:
+    """What this run started, once the engine has stopped adding to it (see ``until_quiet``):
+    the same list twice in a row, so a create that lands after compose died is named too."""
+    previous: list[str] | None = None
+    for _ in range(SWEEPS):
+        containers_new, networks_new = started_since(client, model, before)
+        current = [_name(c) for c in containers_new] + [
+            f"network {n.get('Name')}" for n in networks_new
+        ]
+        if current == previous:
+            break
+        previous = current
+        time.sleep(SWEEP_PAUSE)
+    return previous or []
+
+
 def roll_back(client: Any, model: Model, before: Snapshot) -> tuple[list[str], list[str]]:
     """Remove what was created since ``before`` (force: this run's own, half-started work).
 
@@ -228,10 +244,7 @@ def _interrupted(
     With ``keep_on_interrupt`` it is left running, and named all the same.
     """
     with signals_held():
-        containers_new, networks_new = started_since(client, selection.model, before)
-        started = [_name(c) for c in containers_new] + [
-            f"network {n.get('Name')}" for n in networks_new
-        ]
+        started = settled_start(client, selection.model, before)
         if not started:
             say("interrupted before anything was started")
             return
