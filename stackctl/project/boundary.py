@@ -13,6 +13,9 @@ it can reach a report. What the user names on the command line (``-f``,
 
 from __future__ import annotations
 
+import hashlib
+import os
+import stat
 import threading
 from functools import cache
 from pathlib import Path
@@ -70,29 +73,53 @@ def _checked(project: Project, inputs: RenderInputs) -> None:
         )
 
 
-def _signature(inputs: RenderInputs) -> tuple[tuple[int, int] | None, ...]:
-    def stat(path: Path) -> tuple[int, int] | None:
-        try:
-            status = path.stat()
-        except OSError:
+def content_digest(path: Path) -> str | None:
+    """sha256 of a regular file's bytes, "absent" when there is none; None for anything
+    else (a FIFO, a device, an unreadable file): a render reading it is never stored."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return "absent"
+    except OSError:
+        return None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
             return None
-        return status.st_mtime_ns, status.st_size
+        digest = hashlib.sha256()
+        while chunk := os.read(fd, 1 << 20):
+            digest.update(chunk)
+        return digest.hexdigest()
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
 
-    return tuple(stat(path) for path in inputs.paths)
+
+def _signature(inputs: RenderInputs) -> tuple[str | None, ...]:
+    return tuple(content_digest(path) for path in inputs.paths)
 
 
-# Project -> its inputs and their stat signature: the walk runs again only when a file
-# it read changed (``fix`` edits files between renders), not once per profile render.
-_walked: dict[Project, tuple[RenderInputs, tuple[tuple[int, int] | None, ...]]] = {}
+# Project -> its inputs and their contents' digests: the walk runs again only when a
+# byte of a file it read changed (``fix`` edits files between renders; an edit can name
+# a new file), not once per profile render.
+_walked: dict[Project, tuple[RenderInputs, tuple[str | None, ...]]] = {}
 _walked_lock = threading.Lock()
+
+
+def checked_inputs(compose: Compose) -> tuple[RenderInputs, tuple[str | None, ...]]:
+    """The render's inputs and the digest of each (``content_digest``, in ``paths``
+    order), once every one is inside the project; else one line, exit 2."""
+    with _walked_lock:
+        known = _walked.get(compose.project)
+        digests = None if known is None else _signature(known[0])
+        if known is None or digests != known[1]:
+            inputs = inputs_of(compose)
+            digests = _signature(inputs)
+            known = _walked[compose.project] = (inputs, digests)
+    _checked(compose.project, known[0])
+    return known[0], known[1]
 
 
 def require_within(compose: Compose) -> RenderInputs:
     """The render's inputs, once every one is inside the project; else one line, exit 2."""
-    with _walked_lock:
-        known = _walked.get(compose.project)
-        if known is None or _signature(known[0]) != known[1]:
-            inputs = inputs_of(compose)
-            known = _walked[compose.project] = (inputs, _signature(inputs))
-    _checked(compose.project, known[0])
-    return known[0]
+    return checked_inputs(compose)[0]

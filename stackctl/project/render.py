@@ -28,22 +28,19 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
-import stat
 import subprocess
 import threading
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from checks.compose_files import remote_references
 from stackctl.errors import RenderError
 from stackctl.project import render_store
-from stackctl.project.boundary import require_within
+from stackctl.project.boundary import checked_inputs, require_within
 from stackctl.project.compose import Compose, first_error_line
 from stackctl.project.profiles import check_known
 
@@ -152,28 +149,6 @@ _STORE_FORMAT = "stackctl-render-1"
 _CONFIG_ARGS = ("--ansi", "never", "config", "--format", "json")  # what Compose.run passes
 
 
-def _content_digest(path: Path) -> str | None:
-    """sha256 of a regular file's bytes, "absent" when there is none; None for anything
-    else (a FIFO, a device, an unreadable file): a render reading it is never stored."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
-    except FileNotFoundError:
-        return "absent"
-    except OSError:
-        return None
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            return None
-        digest = hashlib.sha256()
-        while chunk := os.read(fd, 1 << 20):
-            digest.update(chunk)
-        return digest.hexdigest()
-    except OSError:
-        return None
-    finally:
-        os.close(fd)
-
-
 def store_key(compose: Compose, profiles: tuple[str, ...]) -> str | None:
     """The render cache's key for this render, or None when it is not to be stored:
     not a static project, ``--no-cache``, or an input that is not a regular file.
@@ -183,7 +158,7 @@ def store_key(compose: Compose, profiles: tuple[str, ...]) -> str | None:
     project = compose.project
     if not (project.static and project.use_render_cache and compose.binary.identity):
         return None
-    inputs = require_within(compose)
+    inputs, contents = checked_inputs(compose)
     digest = hashlib.sha256()
 
     def part(text: str) -> None:
@@ -198,8 +173,7 @@ def store_key(compose: Compose, profiles: tuple[str, ...]) -> str | None:
     for name, value in sorted(compose.environment().items()):
         part(name)
         part(value)
-    for path in inputs.paths:
-        content = _content_digest(path)
+    for path, content in zip(inputs.paths, contents, strict=True):
         if content is None:
             return None
         part(str(path))
