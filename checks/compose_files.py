@@ -9,6 +9,7 @@ nothing about rules.
 from __future__ import annotations
 
 import contextlib
+import os
 import posixpath
 import re
 from collections.abc import Mapping, Sequence
@@ -222,13 +223,15 @@ def parse_compose_text(text: str) -> tuple[Any, Locator, str]:
 def find_compose_files(project_dir: Path) -> list[Path]:
     """Compose files of the project; a symlink leading outside the project is never followed."""
     found = []
-    for path in sorted(project_dir.rglob("*")):
-        relative = path.relative_to(project_dir)
-        if any(part in IGNORED_DIRS for part in relative.parts[:-1]):
-            continue
-        if path.name in COMPOSE_NAMES and path.is_file() and inside(project_dir, path) is not None:
-            found.append(path)
-    return found
+    # os.walk prunes ignored folders (.git, node_modules, ...) instead of listing them
+    # first; it never descends through a symlinked folder.
+    for folder, subfolders, names in os.walk(project_dir):
+        subfolders[:] = [name for name in subfolders if name not in IGNORED_DIRS]
+        for name in names:
+            path = Path(folder, name)
+            if name in COMPOSE_NAMES and path.is_file() and inside(project_dir, path) is not None:
+                found.append(path)
+    return sorted(found)
 
 
 def _read_bytes(path: Path, limit: int | None = None) -> bytes:

@@ -25,13 +25,10 @@ from typing import Any
 
 import yaml
 
-from checks.compose_files import is_remote, parse_env_file
+from checks.compose_files import COMPOSE_MAX_BYTES, is_remote, parse_env_file, size_problem
 from checks.conventions import default_compose_files
-from checks.locate import SAFE_LOADER
+from checks.locate import SAFE_LOADER, BoundExceeded
 
-# A compose file larger than this is hashed as an input but not walked for references;
-# compose itself will read it (and usually refuse it), the walk need not.
-WALK_MAX_BYTES = 4 * 1024 * 1024
 DOTENV = ".env"
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -133,6 +130,7 @@ class RenderInputs:
     referenced: tuple[InputReference, ...] = ()
     remote: tuple[InputReference, ...] = ()  # git or OCI; never fetched
     dotenv: tuple[InputReference, ...] = ()  # a .env compose loads by default (in ``read`` too)
+    refused: tuple[tuple[str, str], ...] = ()  # (file, why): a compose file over a bound
 
     @property
     def outside(self) -> tuple[InputReference, ...]:
@@ -167,18 +165,25 @@ def _strings(value: Any) -> list[str]:
     return paths
 
 
-def _load_yaml(path: Path) -> Mapping[str, Any]:
+def _load_yaml(path: Path) -> tuple[Mapping[str, Any], str]:
+    """A compose file's data, and why it was refused ("" if not): over the size bound,
+    or over a depth or alias bound of the YAML reader (``checks.locate``)."""
     try:
-        if not path.is_file() or path.stat().st_size > WALK_MAX_BYTES:
-            return {}
+        if not path.is_file():
+            return {}, ""
+        size = path.stat().st_size
+        if size > COMPOSE_MAX_BYTES:
+            return {}, size_problem(size, COMPOSE_MAX_BYTES, "a compose file")
         loader = SAFE_LOADER(path.read_bytes().decode("utf-8", errors="replace"))
         try:
             data = loader.get_single_data()
         finally:
             loader.dispose()
+    except BoundExceeded as bound:
+        return {}, str(bound)
     except (OSError, yaml.YAMLError, RecursionError):
-        return {}  # compose reports the file's own problem; the walk only follows references
-    return data if isinstance(data, Mapping) else {}
+        return {}, ""  # compose reports the file's own problem; the walk only follows references
+    return (data if isinstance(data, Mapping) else {}), ""
 
 
 @dataclass
@@ -189,6 +194,7 @@ class _Walk:
     referenced: list[InputReference] = field(default_factory=list)
     remote: list[InputReference] = field(default_factory=list)
     dotenv: list[InputReference] = field(default_factory=list)
+    refused: list[tuple[str, str]] = field(default_factory=list)
     walked: set[tuple[Path, Path]] = field(default_factory=set)
 
     def name(self, path: Path) -> str:
@@ -229,8 +235,10 @@ class _Walk:
         if (path, working_dir) in self.walked:  # compose refuses cycles; never loop here
             return
         self.walked.add((path, working_dir))
-        data = _load_yaml(path)
+        data, refused = _load_yaml(path)
         referrer = self.name(path)
+        if refused:
+            self.refused.append((referrer, refused))
         # include and extends paths are relative to the project's working folder (the
         # project directory, an include's project_directory, or an extended file's folder),
         # not to the file that names them: compose 2.24.6+ and 5.x, checked by render
@@ -346,5 +354,10 @@ def render_inputs(
         resolved = walk.add(walk.read, "--file", "--file", str(path), root, given=given_files)
         walk.compose_file(resolved, root, variables)
     return RenderInputs(
-        root, tuple(walk.read), tuple(walk.referenced), tuple(walk.remote), tuple(walk.dotenv)
+        root,
+        tuple(walk.read),
+        tuple(walk.referenced),
+        tuple(walk.remote),
+        tuple(walk.dotenv),
+        tuple(walk.refused),
     )

@@ -37,7 +37,8 @@ EXAMPLE_RECORD: dict[str, Any] = {
 }
 
 
-class _ExampleDumper(yaml.SafeDumper):
+# libyaml's emitter where available: the examples are built when the rules load.
+class _ExampleDumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # type: ignore[misc]
     """Quotes strings with a colon (image references, uid:gid), as a person writes them."""
 
 

@@ -146,3 +146,30 @@ def test_a_failed_full_render_stops_the_matrix(tmp_path: Path, sample: int) -> N
         check_stack(compose, sample=sample, seed=1)
     # The full render and the sampled ones started beside it; nothing after the failure.
     assert cache.renders == 1 + sample, cache.renders
+
+
+@pytest.mark.parametrize("case", ["aliasbomb", "deep", "big-include"])
+def test_every_render_refuses_a_loaded_file_over_a_bound_before_compose_runs(
+    tmp_path: Path, case: str
+) -> None:
+    """validate and gate render before any facts are read: the boundary's walk holds the
+    same bounds, so compose never spends its memory bound on such a file."""
+    from stackctl.errors import EnvironmentProblem
+    from stackctl.project.render import render_outcome
+
+    root = tmp_path / "theirs"
+    root.mkdir()
+    if case == "aliasbomb":
+        root_file = root / "docker-compose.yml"
+        root_file.write_text((FIXTURES / "aliasbomb" / "docker-compose.yml").read_text())
+    elif case == "deep":
+        deep = "[" * 300 + "]" * 300
+        (root / "docker-compose.yml").write_text(
+            f"services:\n  web:\n    labels:\n      a: {deep}\n"
+        )
+    else:
+        (root / "docker-compose.yml").write_text("include:\n  - big.yml\n")
+        big_compose_file(root / "big.yml", 5)
+    compose = Compose(Project.at(root, None, static=True))
+    with pytest.raises(EnvironmentProblem, match=r"nests deeper|alias bomb|MiB bound"):
+        render_outcome(compose, ("*",))

@@ -32,6 +32,7 @@ from checks.rule_sets import Policy
 from checks.stack import ProjectFacts, Stack, load_compose_files
 from checks.warnings import findings_from_warnings, render_failure_finding
 from stackctl.errors import RenderError, StackError
+from stackctl.project.boundary import BOUND_HINT
 from stackctl.project.compose import Compose
 from stackctl.project.profiles import (
     ALL_PROFILES,
@@ -133,8 +134,7 @@ class InputOverBound(RenderError):
 def _refused(error: InputRefused) -> InputOverBound:
     return InputOverBound(
         str(error),
-        hint="compose loads this file, so it is not checked partly; make it smaller or "
-        "flatter (the bounds are in README's check section)",
+        hint=BOUND_HINT,
     )
 
 

@@ -28,6 +28,10 @@ OUTSIDE_HINT = (
     "keep every file the project reads inside --project-dir (a symlink counts where it"
     " leads); name a file outside it yourself with -f or --env-file if you trust it"
 )
+BOUND_HINT = (
+    "compose loads this file, so it is not checked partly; make it smaller or flatter"
+    " (the bounds are in README's check section)"
+)
 DOTENV_HINT = (
     "name the env file the include should use (include: env_file:), or commit the .env"
     " if it holds only defaults"
@@ -54,6 +58,9 @@ def inputs_of(compose: Compose) -> RenderInputs:
 
 @cache
 def _checked(project: Project, inputs: RenderInputs) -> None:
+    if inputs.refused:  # before compose spends its memory bound on it
+        file, why = inputs.refused[0]
+        raise EnvironmentProblem(f"{file} {why}", hint=BOUND_HINT)
     outside = inputs.outside
     if outside:
         first = outside[0]
