@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import shlex
+from functools import lru_cache
 
 # Builtins of every POSIX shell here (dash, busybox/ash, bash): no binary needed.
 SHELL_BUILTINS = frozenset(
@@ -73,7 +74,8 @@ OPERATORS = frozenset({"&&", "||", ";", ";;", "|", "|&", "&", "(", ")"})
 ASSIGNMENT_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=")
 
 
-def command_words(script: str) -> tuple[list[str], str]:
+@lru_cache(maxsize=1024)
+def _command_words(script: str) -> tuple[tuple[str, ...], str]:
     """The command names a shell script runs, or an error when it cannot be split.
 
     Words in command position count: the first word of the script and the first
@@ -86,7 +88,7 @@ def command_words(script: str) -> tuple[list[str], str]:
     try:
         tokens = list(lexer)
     except ValueError as error:
-        return [], str(error)
+        return (), str(error)
     words: list[str] = []
     at_command, skip_target, after_command = True, False, False
     for index, token in enumerate(tokens):
@@ -112,7 +114,17 @@ def command_words(script: str) -> tuple[list[str], str]:
         else:
             words.append(token)
             at_command = after_command = False
-    return words, ""
+    return tuple(words), ""
+
+
+def command_words(script: str) -> tuple[list[str], str]:
+    """The command names a shell script runs, or an error when it cannot be split.
+
+    Words in command position count (see ``_command_words``). Rules ask for the same
+    healthcheck in every selection a service is part of: the split runs once per script.
+    """
+    words, error = _command_words(script)
+    return list(words), error
 
 
 def bash_only_constructs(script: str) -> list[str]:

@@ -142,6 +142,11 @@ class ProjectFacts:
     variable_lines: dict[str, dict[str, int]] = field(
         default_factory=dict, compare=False, repr=False
     )
+    # service -> the raw mappings compose merges into it (``rules._as_written``): the
+    # same in every selection, so derived once per run, not once per selection.
+    written: dict[str, tuple[Mapping[str, Any], ...]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
     @property
     def state_root(self) -> str:

@@ -61,9 +61,13 @@ def written_specs(stack: Stack, service: str) -> list[Mapping[str, Any]]:
     The files given with ``-f`` override each other in order; a service that only an
     include declares is taken from its first declaration, as compose takes it.
     """
-    places = stack.facts.declarations.get(service) or ()
-    given = [place for place in places if place.unit == 0] or list(places[:1])
-    return [spec for place in given for spec in _with_bases(stack, place.file, service)]
+    known = stack.facts.written.get(service)
+    if known is None:
+        places = stack.facts.declarations.get(service) or ()
+        given = [place for place in places if place.unit == 0] or list(places[:1])
+        known = tuple(spec for place in given for spec in _with_bases(stack, place.file, service))
+        stack.facts.written[service] = known
+    return list(known)
 
 
 def _environment_of(spec: Mapping[str, Any]) -> dict[str, str | None]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import shlex
 from collections.abc import Iterator, Mapping
+from functools import lru_cache
 from typing import Any
 
 from checks.finding import Hit, Severity
@@ -239,6 +240,15 @@ def url_with_password(value: str) -> bool:
     return any(is_literal(m["password"]) for m in URL_PASSWORD_RE.finditer(value))
 
 
+@lru_cache(maxsize=4096)
+def _shell_words(text: str) -> tuple[str, ...]:
+    # once per string per run: every selection a service is in asks again
+    try:
+        return tuple(shlex.split(text))
+    except ValueError:  # unbalanced quotes: still look at the words
+        return tuple(text.split())
+
+
 def argument_tokens(arguments: Any) -> list[str]:
     """The words of a command: list items, with shell strings (``sh -c "..."``) split."""
     items = [arguments] if isinstance(arguments, str) else list(arguments or [])
@@ -246,10 +256,7 @@ def argument_tokens(arguments: Any) -> list[str]:
     for item in items:
         text = str(item)
         if any(c.isspace() for c in text):
-            try:
-                tokens.extend(shlex.split(text))
-            except ValueError:  # unbalanced quotes: still look at the words
-                tokens.extend(text.split())
+            tokens.extend(_shell_words(text))
         else:
             tokens.append(text)
     return tokens
