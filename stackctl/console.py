@@ -14,8 +14,6 @@ import sys
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from tabulate import tabulate
-
 # C0 except tab and newline, DEL and C1: escaping ESC (and CSI, 0x9b) makes every
 # escape sequence plain text, since what follows it is printable.
 # Bidi overrides and isolates, and the Unicode line and paragraph separators, too: they
@@ -55,6 +53,8 @@ def _cell(value: Any) -> Any:
 
 
 def table(rows: Iterable[Sequence[Any]], headers: Sequence[str]) -> str:
+    from tabulate import tabulate  # costs ~50 ms (importlib.metadata); only tables need it
+
     cells = [[_cell(cell) for cell in row] for row in rows]
     return tabulate(
         cells, headers=[inert(h) for h in headers], tablefmt="simple", disable_numparse=True

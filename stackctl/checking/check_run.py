@@ -37,13 +37,13 @@ from stackctl.project.compose import Compose
 from stackctl.project.profiles import (
     ALL_PROFILES,
     BASE,
+    DEFAULT_SAMPLE,
     SEVEN_PROFILES,
     VALIDATION_MATRIX,
     with_dependencies,
 )
 from stackctl.project.render import cached_outcome, render_cache, render_outcome
 from stackctl.project.selections import (
-    DEFAULT_SAMPLE,
     CrossCheck,
     Derivation,
     Selection,

@@ -23,9 +23,8 @@ from checks.finding import Severity
 from stackctl import reporting as report
 from stackctl.errors import RenderError
 from stackctl.project.compose import Compose
-from stackctl.project.profiles import Combination, matrix_for
+from stackctl.project.profiles import DEFAULT_SAMPLE, Combination, matrix_for
 from stackctl.project.render import render_cache, render_outcome, require_known_profiles
-from stackctl.project.selections import DEFAULT_SAMPLE
 
 # The rules and their catalogue are imported only by ``exhaustive``: the plain matrix
 # needs none of them, and importing them would delay its renders.

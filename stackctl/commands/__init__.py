@@ -85,3 +85,18 @@ def all_commands() -> dict[str, Command[Any]]:
                 raise ValueError(f"duplicate command {command.name}")
             commands[command.name] = command
     return commands
+
+
+def commands_of(name: str) -> dict[str, Command[Any]] | None:
+    """The commands of the one module a command name lives in (``secrets.scaffold`` in
+    ``secrets``): what a process that runs one command needs to import. None when no
+    such module declares that command (then ask ``all_commands``)."""
+    module_name = name.partition(".")[0]
+    if not module_name.isidentifier() or module_name in HELPERS or module_name.startswith("_"):
+        return None
+    try:
+        module = importlib.import_module(f"{__name__}.{module_name}")
+    except ModuleNotFoundError:
+        return None
+    declared = {command.name: command for command in getattr(module, "COMMANDS", ())}
+    return declared if name in declared else None

@@ -29,8 +29,7 @@ from stackctl.commands.options import (
 from stackctl.console import say
 from stackctl.errors import UsageError
 from stackctl.project.compose import Project
-from stackctl.project.profiles import ALL_PROFILES, parse_profiles
-from stackctl.project.selections import DEFAULT_SAMPLE
+from stackctl.project.profiles import ALL_PROFILES, DEFAULT_SAMPLE, parse_profiles
 from stackctl.reporting import ReportTo
 
 ValueT = TypeVar("ValueT")

@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from stackctl.commands import Command, all_commands
+from stackctl.commands import Command, all_commands, commands_of
 from stackctl.commands.options import Option, RawValue
 from stackctl.edge.runner import debug_from_env, execute
 from stackctl.errors import USAGE
@@ -57,8 +57,26 @@ def build_parser(commands: dict[str, Command[Any]] | None = None) -> argparse.Ar
     return parser
 
 
+def _command_word(argv: Sequence[str]) -> str | None:
+    """The command named on the line, past the global options; None when there is none."""
+    words = iter(argv)
+    for word in words:
+        if word == "--project-dir":
+            next(words, None)
+        elif word.startswith("-"):
+            continue  # --debug, --project-dir=DIR, --help: the full parser answers
+        else:
+            return word
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    commands = all_commands()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    word = _command_word(argv)
+    # One command runs: import its module only (the rules, the engine and Swarm code stay
+    # unloaded for `up`); without a known command word, every command for --help.
+    helping = any(flag in ("-h", "--help") for flag in argv[: argv.index(word)]) if word else True
+    commands = (None if helping or word is None else commands_of(word)) or all_commands()
     args = build_parser(commands).parse_args(argv)
     command = commands[args.command]
     raw: dict[str, RawValue] = {o.name: getattr(args, o.name) for o in command.options}

@@ -157,11 +157,9 @@ def sources_fingerprint() -> list[list[Any]]:
 
 
 def manifest_path() -> Path:
-    configured = os.environ.get("STACKCTL_CACHE_DIR")
-    if configured:
-        base = Path(configured)
-    else:
-        base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "stackctl"
+    from stackctl.project.render_store import cache_directory  # the one cache folder rule
+
+    base = cache_directory()
     # One file per checkout, so two working trees do not overwrite each other's.
     checkout = zlib.crc32(str(_SOURCES[0]).encode())
     return base / f"invoke-tasks-{checkout:08x}.json"

@@ -8,9 +8,8 @@ from typing import TYPE_CHECKING
 from stackctl.checking.check_run import PolicyRun, check_stack, project_facts
 from stackctl.fixing.plan import FixPlan, env_values, plan_fixes
 from stackctl.project.compose import Compose
-from stackctl.project.profiles import ALL_PROFILES
+from stackctl.project.profiles import ALL_PROFILES, DEFAULT_SAMPLE
 from stackctl.project.render import render_cache, render_outcome
-from stackctl.project.selections import DEFAULT_SAMPLE
 
 if TYPE_CHECKING:
     from checks.rule_sets import Policy

@@ -14,6 +14,10 @@ from typing import Any
 
 from stackctl.errors import UsageError
 
+# How many selections compose renders for real beside the derived ones, on each run
+# (the seeded cross-check of ``selections``); here so flag parsing needs no render code.
+DEFAULT_SAMPLE = 1
+
 ALL_PROFILES = "*"
 SEVEN_PROFILES = ("core", "data", "obs", "ai", "messaging", "workflow", "tooling")
 

@@ -42,8 +42,6 @@ from stackctl.project.render import Model, RenderOutcome, render_outcome, store_
 T = TypeVar("T")
 
 # Top-level sections compose prunes to what the enabled services use.
-# How many selections compose renders for real, beside the derivation, on each run.
-DEFAULT_SAMPLE = 1
 _PRUNED_SECTIONS = ("networks", "volumes", "secrets", "configs")
 
 

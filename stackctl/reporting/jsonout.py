@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from functools import cache
-from importlib import metadata
 from typing import Any
 
 # Bump when a key is renamed or removed; adding keys keeps the version.
@@ -17,6 +16,8 @@ DISTRIBUTION = "platform-stack"
 @cache
 def tool_version() -> str:
     """The installed package's version, from its metadata (never a literal in code)."""
+    from importlib import metadata  # ~25 ms to import: only JSON reports need it
+
     try:
         return metadata.version(DISTRIBUTION)
     except metadata.PackageNotFoundError:
