@@ -220,7 +220,11 @@ def test_a_static_project_passes_only_the_allow_list(monkeypatch: pytest.MonkeyP
     project = Project(Path("/nonexistent"), static=True)
     env = Compose(project).environment()
     assert LEAK not in env.values()
-    allowed = compose_module.STATIC_ENVIRONMENT | set(compose_module.NO_REMOTE_LOADERS)
+    allowed = (
+        compose_module.STATIC_ENVIRONMENT
+        | set(compose_module.NO_REMOTE_LOADERS)
+        | set(compose_module.GO_RUNTIME_SETTINGS)
+    )
     assert set(env) <= allowed | {"COMPOSE_PROFILES"}
     assert env["DOCKER_HOST"] == DEAD_ENGINE
     assert "COMPOSE_FILE" not in env

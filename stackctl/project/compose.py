@@ -70,6 +70,8 @@ NO_REMOTE_LOADERS = {
     "COMPOSE_EXPERIMENTAL_GIT_REMOTE": "false",
     "COMPOSE_EXPERIMENTAL_OCI_REMOTE": "false",
 }
+# Go runtime settings every compose child gets from us (see ``Compose.environment``).
+GO_RUNTIME_SETTINGS = ("GOGC", "GOMEMLIMIT")
 # All a static render sees of the caller's environment: what a process needs (PATH,
 # HOME, TMPDIR); the variables compose documents as its own
 # (docs.docker.com/compose/how-tos/environment-variables/envvars/), less those that
@@ -497,6 +499,12 @@ class Compose:
             env = {k: v for k, v in os.environ.items() if k not in _SCRUBBED_ENV}
         # An explicitly empty COMPOSE_PROFILES also beats a value in the env file.
         env["COMPOSE_PROFILES"] = ""
+        # compose is a short-lived Go program: collecting garbage less often (GOGC=400)
+        # cut a render's CPU time by about a third here, and GOMEMLIMIT makes the
+        # collector work hard again well before our memory bound. The caller's own
+        # settings win for operating commands (a static render sees only ours).
+        env.setdefault(GO_RUNTIME_SETTINGS[0], "400")
+        env.setdefault(GO_RUNTIME_SETTINGS[1], f"{self.bounds.memory_mb * 3 // 4}MiB")
         env.update(self.extra_env)
         env.update(NO_REMOTE_LOADERS)  # last: nothing turns them back on
         return env
