@@ -14,6 +14,7 @@ import posixpath
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -194,8 +195,12 @@ def declared_services(relative: str, locator: Locator, data: Any) -> dict[str, t
     return {str(name): (relative, locator.line(["services", str(name)])[0]) for name in services}
 
 
+@lru_cache(maxsize=256)
 def parse_compose_text(text: str) -> tuple[Any, Locator, str]:
     """One compose file's data, its locator, and why it was refused ("" if not): ONE parse.
+
+    Memoized by text: the walk of a render's inputs (``checks.compose_inputs``) and the
+    facts reader parse the same files in one run. Callers only read the result.
 
     The data is what ``yaml.safe_load`` gives, or {} when the text is not YAML
     (compose reports the syntax error itself, with its line) or is over a bound of

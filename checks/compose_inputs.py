@@ -23,11 +23,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from checks import compose_files
 from checks.compose_files import COMPOSE_MAX_BYTES, is_remote, parse_env_file, size_problem
 from checks.conventions import default_compose_files
-from checks.locate import SAFE_LOADER, BoundExceeded
 
 DOTENV = ".env"
 
@@ -167,23 +165,19 @@ def _strings(value: Any) -> list[str]:
 
 def _load_yaml(path: Path) -> tuple[Mapping[str, Any], str]:
     """A compose file's data, and why it was refused ("" if not): over the size bound,
-    or over a depth or alias bound of the YAML reader (``checks.locate``)."""
+    or over a depth or alias bound of the YAML reader (one parse per text per run,
+    shared with the facts reader: ``compose_files.parse_compose_text``)."""
     try:
         if not path.is_file():
             return {}, ""
         size = path.stat().st_size
         if size > COMPOSE_MAX_BYTES:
             return {}, size_problem(size, COMPOSE_MAX_BYTES, "a compose file")
-        loader = SAFE_LOADER(path.read_bytes().decode("utf-8", errors="replace"))
-        try:
-            data = loader.get_single_data()
-        finally:
-            loader.dispose()
-    except BoundExceeded as bound:
-        return {}, str(bound)
-    except (OSError, yaml.YAMLError, RecursionError):
+        text = path.read_bytes().decode("utf-8", errors="replace")
+    except OSError:
         return {}, ""  # compose reports the file's own problem; the walk only follows references
-    return (data if isinstance(data, Mapping) else {}), ""
+    data, _, refused = compose_files.parse_compose_text(text)
+    return (data if isinstance(data, Mapping) else {}), refused
 
 
 @dataclass
