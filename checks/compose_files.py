@@ -1,9 +1,10 @@
 """Compose files as written: the raw YAML, its includes and extends, env files.
 
 What compose itself reads, read the same way and bounded, but never merged (the
-render does that). Shared by the project model (to name a remote reference
-compose refused) and by the facts the rules see (``checks.stack``); it knows
-nothing about rules.
+render does that). Shared by the walk of a render's inputs (``checks.compose_inputs``,
+which the project model uses for its boundary, its render cache and to name a remote
+reference compose refused) and by the facts the rules see (``checks.stack``); it
+knows nothing about rules.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import contextlib
 import os
 import posixpath
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -20,7 +21,7 @@ from typing import Any
 
 import yaml
 
-from checks.conventions import DEFAULT_COMPOSE_FILES, default_compose_files
+from checks.conventions import DEFAULT_COMPOSE_FILES
 from checks.locate import SAFE_LOADER, BoundExceeded, Locator
 
 IGNORED_DIRS = {".git", ".nox", ".venv", "node_modules", "tests", "secrets", "build"}
@@ -133,58 +134,6 @@ def extends_of(file: str, spec: Mapping[str, Any]) -> tuple[str, str] | None:
 
 def is_remote(path: str) -> bool:
     return "://" in path or path.startswith("git@")
-
-
-@dataclass(frozen=True)
-class RemoteReference:
-    """A remote ``include`` or ``extends.file`` as the compose file spells it.
-
-    The text is the file's own, never interpolated: ``${TOKEN}`` stays a name.
-    """
-
-    file: str  # relative to the project
-    key: str  # "include" or "extends"
-    reference: str
-
-    @property
-    def oci(self) -> bool:
-        return self.reference.lower().startswith("oci://")
-
-
-def remote_references(project_dir: Path, files: Sequence[str] = ()) -> list[RemoteReference]:
-    """Every remote ``include`` and ``extends.file`` of ``files`` (default: the files compose
-    picks), of the local files they include and of the local files they extend."""
-    reader = Reader(project_dir)
-    given = [
-        relative
-        for name in files or default_compose_files(project_dir)
-        if (relative := inside(project_dir, project_dir / name)) is not None
-    ]
-    try:
-        for relative in given:
-            reader.load(relative, unit=0)
-    except InputRefused:
-        pass  # a file over a bound: report what was found before it
-    found: list[RemoteReference] = []
-    queue = list(reader.raw)
-    seen = set(queue)
-    while queue:
-        relative = queue.pop(0)
-        data = reader.raw[relative]
-        found += [
-            RemoteReference(relative, "include", path)
-            for path in include_paths(data)
-            if is_remote(path)
-        ]
-        base = (project_dir / relative).parent
-        for template in extends_files(data):
-            if is_remote(template):
-                found.append(RemoteReference(relative, "extends", template))
-            elif (target := inside(project_dir, base / template)) and target not in seen:
-                seen.add(target)  # a template's own extends may name a remote file too
-                if target in reader.raw:
-                    queue.append(target)
-    return found
 
 
 def declared_services(relative: str, locator: Locator, data: Any) -> dict[str, tuple[str, int]]:

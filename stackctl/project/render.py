@@ -37,10 +37,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from checks.compose_files import remote_references
 from stackctl.errors import RenderError
 from stackctl.project import render_store
-from stackctl.project.boundary import checked_inputs, require_within
+from stackctl.project.boundary import checked_inputs, inputs_of, require_within
 from stackctl.project.compose import Compose, first_error_line
 from stackctl.project.profiles import check_known
 
@@ -101,23 +100,16 @@ def name_remote(compose: Compose, error: str) -> str:
     match = _REMOTE_DISABLED.search(error)
     if match is None:
         return error
-    project = compose.project
-    files = [
-        path.relative_to(project.directory).as_posix()
-        if path.is_relative_to(project.directory)
-        else str(path)
-        for path in project.compose_files
-    ]
-    found = remote_references(project.directory, files)
+    found = inputs_of(compose).remote  # as the files write them: a ${TOKEN} stays a name
     oci = match.group(1).lower() == "oci"
-    named = [r for r in found if r.oci == oci] or found
+    named = [r for r in found if r.written.lower().startswith("oci://") == oci] or found
     if not named:
         return f"a remote include or extends is never fetched ({match.group(1)} loader off)"
     first = named[0]
     more = f" (and {len(named) - 1} more)" if len(named) > 1 else ""
     return (
-        f"{first.file}: remote {first.key} {first.reference} is never fetched;"
-        f" vendor it into the project{more}"
+        f"{first.referrer}: remote {'extends' if 'extends' in first.key else 'include'}"
+        f" {first.written} is never fetched; vendor it into the project{more}"
     )
 
 
