@@ -580,6 +580,6 @@ def _publishes(published: str, target: str, protocol: str, wanted: Sequence[Port
 
 def _range(published: str) -> list[str]:
     low, _, high = published.partition("-")
-    if low.isdigit() and high.isdigit() and int(high) - int(low) < 65536:
+    if low.isdecimal() and high.isdecimal() and int(high) - int(low) < 65536:
         return [str(n) for n in range(int(low), int(high) + 1)]
     return [published]

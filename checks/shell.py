@@ -97,7 +97,7 @@ def _command_words(script: str) -> tuple[tuple[str, ...], str]:
             skip_target = False
         elif token in REDIRECTIONS:
             skip_target = True
-        elif token.isdigit() and following in REDIRECTIONS:
+        elif token.isdecimal() and following in REDIRECTIONS:
             continue  # a file descriptor number in front of a redirection
         elif token in OPERATORS:
             at_command, after_command = True, False

@@ -161,3 +161,21 @@ def test_dropping_all_and_adding_one_back_never_scores_worse(cap: str) -> None:
     dropped_nothing = dict(base)
     assert _score(dropped_all_added_one) <= _score(dropped_nothing)
     assert _score({**base, "cap_add": [cap]}) > _score(dropped_all_added_one)
+
+
+def test_digits_int_cannot_read_are_not_numbers() -> None:
+    """``"¹".isdigit()`` is true but ``int("¹")`` fails: numbers are read with isdecimal."""
+    from checks.evaluator import evaluate
+    from checks.stack import ProjectFacts
+
+    model = {
+        "services": {
+            "web": {
+                "image": "busybox:1.36",
+                "logging": {"driver": "loki", "options": {"loki-retries": "¹"}},
+                "ports": [{"target": "²", "published": "³"}],
+                "user": "¹",
+            }
+        }
+    }
+    evaluate([ProjectFacts().stack(model, ("*",))])  # must not raise

@@ -123,12 +123,12 @@ class Gateway:
         targets = {
             int(p["target"])
             for p in self.spec.get("ports") or []
-            if isinstance(p, Mapping) and str(p.get("target", "")).isdigit()
+            if isinstance(p, Mapping) and str(p.get("target", "")).isdecimal()
         }
         return {
             name
             for name, entry in self.entrypoints().items()
-            if str(entry.get("address", "")).rpartition(":")[2].split("/")[0].isdigit()
+            if str(entry.get("address", "")).rpartition(":")[2].split("/")[0].isdecimal()
             and int(str(entry.get("address")).rpartition(":")[2].split("/")[0]) in targets
         }
 

@@ -107,7 +107,7 @@ def state_owner(stack: Stack) -> Iterator[Hit]:
             if not spec.get("user"):
                 user = facts.state_owner(target)
             uid, _ = split_owner(user)
-            if not uid.isdigit():
+            if not uid.isdecimal():
                 continue
             if not label:
                 if uid != "0":

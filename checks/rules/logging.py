@@ -139,7 +139,7 @@ def loki_bounded(stack: Stack) -> Iterator[Hit]:
         if options.get("mode") != "non-blocking":
             yield Hit(name, "loki driver is not in non-blocking mode", subject="mode")
         retries = str(options.get("loki-retries") or "")
-        if not retries.isdigit() or not 1 <= int(retries) <= MAX_RETRIES:
+        if not retries.isdecimal() or not 1 <= int(retries) <= MAX_RETRIES:
             yield Hit(name, f"loki-retries must be 1..{MAX_RETRIES}", subject="loki-retries")
         if not options.get("loki-timeout"):
             yield Hit(name, "loki-timeout is not set", subject="loki-timeout")

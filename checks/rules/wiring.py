@@ -84,7 +84,7 @@ def listening_ports(spec: Mapping[str, Any], facts: ImageFacts | None) -> Listen
     declared = {p.port for p in facts.ports} if facts else set()
     for item in words_of(spec, "expose"):
         text = str(item).split("/")[0]
-        if text.isdigit():
+        if text.isdecimal():
             declared.add(int(text))
     confirmed: set[int] = set()
     for value in [*environment(spec).values(), *words_of(spec, "command")]:
@@ -97,7 +97,7 @@ def listening_ports(spec: Mapping[str, Any], facts: ImageFacts | None) -> Listen
         if isinstance(target, int):
             confirmed.add(target)
             published = str(item.get("published") or "")
-            if published.isdigit():
+            if published.isdecimal():
                 host_ports[int(published)] = target
     for part in healthcheck_test(spec)[1:]:
         confirmed.update(int(p) for p in HEALTH_PORT_RE.findall(part))
@@ -182,7 +182,7 @@ def service_urls(stack: Stack) -> Iterator[Hit]:
                     "." in host
                     or host in LOCAL_HOSTS
                     or host == name
-                    or host.isdigit()
+                    or host.isdecimal()
                     or not names_a_network_service(scheme, port_text)
                 ):
                     continue

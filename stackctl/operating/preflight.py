@@ -304,7 +304,7 @@ def images_step(state: Preflight) -> StepResult:
 def _port_numbers(published: Any) -> list[int]:
     """``8080`` or ``"8080-8082"`` -> the host ports; anything else -> none."""
     first, _, last = str(published).partition("-")
-    if not first.isdigit() or (last and not last.isdigit()):
+    if not first.isdecimal() or (last and not last.isdecimal()):
         return []
     return list(range(int(first), int(last or first) + 1))
 

@@ -67,7 +67,7 @@ def _read_int(path: Path) -> int | None:
         text = path.read_text().strip()
     except OSError:
         return None
-    return int(text) if text.lstrip("-").isdigit() else None
+    return int(text) if text.lstrip("-").isdecimal() else None
 
 
 def read_cgroup_limits(pid: int, root: Path = Path("/sys/fs/cgroup")) -> CgroupLimits | None:
@@ -102,9 +102,9 @@ def read_cgroup_limits(pid: int, root: Path = Path("/sys/fs/cgroup")) -> CgroupL
     if len(cpu_text) == 2 and cpu_text[0] != "max":
         cpus = int(cpu_text[0]) / int(cpu_text[1])
     return CgroupLimits(
-        memory=int(memory_text) if memory_text.isdigit() else None,
+        memory=int(memory_text) if memory_text.isdecimal() else None,
         cpus=cpus,
-        pids=int(pids_text) if pids_text.isdigit() else None,
+        pids=int(pids_text) if pids_text.isdecimal() else None,
         source="cgroup",
     )
 

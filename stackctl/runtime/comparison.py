@@ -140,7 +140,7 @@ def _check_limits(out: Collector, spec: Mapping[str, Any], observed: Observed) -
 
 def _declared_uid(user: str) -> int | None:
     uid = user.partition(":")[0]
-    return int(uid) if uid.isdigit() else None
+    return int(uid) if uid.isdecimal() else None
 
 
 def _check_user(out: Collector, spec: Mapping[str, Any], observed: Observed) -> None:

@@ -170,7 +170,7 @@ def restart_policy(restart: Any) -> dict[str, Any]:
     if text.startswith("on-failure"):
         _, _, attempts = text.partition(":")
         policy: dict[str, Any] = {"condition": "on-failure"}
-        if attempts.isdigit():
+        if attempts.isdecimal():
             policy["max_attempts"] = int(attempts)
         return policy
     return {"condition": "any"}  # always, unless-stopped
@@ -347,7 +347,7 @@ def security_options_dropped(spec: Mapping[str, Any]) -> list[str]:
 def user_ids(user: Any) -> tuple[int, int] | None:
     """``"1000"`` -> ``(1000, 1000)``, ``"1000:50"`` -> ``(1000, 50)``; None unless numeric."""
     uid, _, gid = str(user or "").partition(":")
-    if not uid.isdigit() or not (gid or uid).isdigit():
+    if not uid.isdecimal() or not (gid or uid).isdecimal():
         return None
     return int(uid), int(gid or uid)
 
