@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -124,3 +125,37 @@ def test_signals_are_forwarded_and_end_as_an_interrupt(tmp_path: Path, signum: i
     assert "interrupted" in stderr and "Traceback" not in stderr
     started = [int(p) for p in pids.read_text().split()]
     assert not any(alive(pid) for pid in started)
+
+
+def test_a_signal_while_a_child_starts_still_stops_that_child(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The race a loaded machine found: the handler ran while Popen did, before the new
+    child was known, so nobody signalled it. Made deterministic by signalling from Popen."""
+    from stackctl.errors import Interrupted
+    from stackctl.project import children
+
+    real_popen = subprocess.Popen
+    started: list[int] = []
+
+    def popen_then_signal(*args: Any, **kwargs: Any) -> subprocess.Popen[str]:
+        process = real_popen(*args, **kwargs)
+        started.append(process.pid)
+        children.signal_children(signal.SIGTERM)  # cannot see the new child yet
+        return process
+
+    monkeypatch.setattr(children.subprocess, "Popen", popen_then_signal)
+    try:
+        with pytest.raises(Interrupted):
+            children.spawn_child(
+                ["sleep", "600"],
+                cwd=None,
+                env=dict(os.environ),
+                bounds=Bounds(),
+                stdout=None,
+                stderr=None,
+            )
+    finally:
+        children.STOPPING.clear()
+    assert started and not alive(started[0])
+    assert all(p.pid != started[0] for p in children.CHILDREN.snapshot())

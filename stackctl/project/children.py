@@ -171,6 +171,13 @@ def spawn_child(
     with contextlib.suppress(OSError, ValueError):
         resource.prlimit(process.pid, resource.RLIMIT_AS, (limit, limit))
     CHILDREN.add(process)
+    # A signal may have arrived while Popen ran: its handler sets STOPPING before it
+    # looks at CHILDREN, so either it saw this child (and signalled it) or this check
+    # sees STOPPING. Then the child goes at once; it never outlives the command.
+    if STOPPING.is_set():
+        stop_child(process, signal.SIGTERM)
+        CHILDREN.discard(process)
+        raise Interrupted
     return process
 
 
