@@ -461,7 +461,9 @@ def main() -> int:
     parser.add_argument(
         "--markdown",
         type=Path,
-        help="write the table between the bench markers of this file (benchmarks/README.md)",
+        action="append",
+        help="write the table between the bench markers of this file (repeatable:"
+        " README.md and benchmarks/README.md)",
     )
     parser.add_argument("--note", default="", help="a line for --markdown (e.g. the machine)")
     args = parser.parse_args()
@@ -502,8 +504,8 @@ def measure(args: argparse.Namespace) -> int:
     print(growth(rows))
     if args.json:
         args.json.write_text(json.dumps([asdict(r) for r in rows], indent=2))
-    if args.markdown:
-        write_markdown(args.markdown, rows, args)
+    for path in args.markdown or ():
+        write_markdown(path, rows, args)
     return 0
 
 

@@ -10,6 +10,7 @@ import socket
 import struct
 import subprocess
 import tarfile
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -316,7 +317,7 @@ def test_busybox_wget_probes_under_the_baseline_and_the_rule_agrees(
             },
         }
 
-    name = "imgrules-wget"
+    name = f"imgrules-wget-{uuid.uuid4().hex[:8]}"  # its own project beside another suite
     compose = {
         "name": name,
         "services": {
@@ -368,7 +369,8 @@ def test_file_capability_binary_needs_its_capability_and_the_rule_agrees(
     """pgAdmin's defect on this machine: cap_drop ALL makes the kernel refuse the exec."""
     if not Path("/bin/busybox").is_file():
         pytest.skip("Debian's busybox-static (/bin/busybox) is needed")
-    tag = "stackctl-test/imgrules-capbox:1.0"
+    # a tag of this run only: another suite on the same engine builds and removes its own
+    tag = f"stackctl-test/imgrules-capbox:{uuid.uuid4().hex[:12]}"
     _capability_image(docker_engine, tag)
     outcomes: dict[str, tuple[int, str]] = {}
     try:

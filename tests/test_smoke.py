@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import tempfile
 import xml.etree.ElementTree as ET
@@ -18,19 +19,26 @@ from stackctl.runtime.comparison import RUNTIME_CHECKS
 engine = pytest.mark.engine
 
 
-def smoke_projects(engine) -> set[str]:
-    labels = (
-        c.labels.get("com.docker.compose.project", "")
+def smoke_project_of(stderr: str) -> str:
+    """The throwaway project this run made, as smoke names it: another suite on the same
+    engine may run smoke at the same time, so nothing is judged by "every smoke-*"."""
+    match = re.search(r"^smoke (smoke-[0-9a-f]+): starting", stderr, re.MULTILINE)
+    assert match, stderr[-3000:]
+    return match.group(1)
+
+
+def containers_of(engine, project: str) -> list[str]:
+    return [
+        c.name
         for c in engine.containers.list(all=True, ignore_removed=True)
-    )
-    return {label for label in labels if label.startswith("smoke-")}
+        if c.labels.get("com.docker.compose.project") == project
+    ]
 
 
 @engine
 def test_fixture_smoke_passes_writes_junit_and_leaves_nothing(
     docker_engine, test_image: str, tmp_path: Path
 ) -> None:
-    before = smoke_projects(docker_engine)
     junit = tmp_path / "reports" / "smoke.xml"
     done = run_stackctl(
         OPS_FIXTURE, "smoke", "--fixture", "--profiles", SERVICE_PROFILES, "--junit", str(junit)
@@ -46,14 +54,15 @@ def test_fixture_smoke_passes_writes_junit_and_leaves_nothing(
     probes = 3  # web, store and keeper declare port 8080
     assert len(cases) == 1 + 4 * checks_per_container + probes
     assert suites.findall(".//failure") == []
-    assert smoke_projects(docker_engine) == before  # nothing of this run is left
+    project = smoke_project_of(done.stderr)
+    assert containers_of(docker_engine, project) == []  # nothing of this run is left
+    assert project_networks(docker_engine, project) == []
 
 
 @engine
 def test_a_failing_selection_fails_smoke_and_is_removed(
     docker_engine, test_image: str, tmp_path: Path
 ) -> None:
-    before = smoke_projects(docker_engine)
     junit = tmp_path / "smoke.xml"
     done = run_stackctl(
         OPS_FIXTURE,
@@ -70,12 +79,12 @@ def test_a_failing_selection_fails_smoke_and_is_removed(
     assert "did not become healthy" in done.stdout and "FAILED" in done.stdout
     failures = ET.parse(junit).getroot().findall(".//failure")
     assert len(failures) == 1 and "sick" in (failures[0].text or "")
-    assert smoke_projects(docker_engine) == before
+    project = smoke_project_of(done.stderr)
+    assert containers_of(docker_engine, project) == []
 
 
 @engine
 def test_keep_leaves_the_project_running(docker_engine, test_image: str, tmp_path: Path) -> None:
-    before = smoke_projects(docker_engine)
     done = run_stackctl(
         OPS_FIXTURE,
         "smoke",
@@ -86,10 +95,10 @@ def test_keep_leaves_the_project_running(docker_engine, test_image: str, tmp_pat
         "--junit",
         str(tmp_path / "smoke.xml"),
     )
-    kept = smoke_projects(docker_engine) - before
+    kept = [smoke_project_of(done.stderr)]  # only ever this run's: never another suite's
     try:
         assert done.returncode == 0, done.stderr[-3000:]
-        assert len(kept) == 1 and "--keep" in done.stderr
+        assert containers_of(docker_engine, kept[0]) and "--keep" in done.stderr
         (name,) = kept
         assert {
             c.labels["com.docker.compose.service"] for c in project_containers(docker_engine, name)
