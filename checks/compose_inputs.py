@@ -133,7 +133,12 @@ class RenderInputs:
     @property
     def outside(self) -> tuple[InputReference, ...]:
         """Files a project file makes compose read from outside the project."""
-        return tuple(r for r in self.read if not r.given and not _within(self.project_dir, r.path))
+        return self.outside_of(self.project_dir)
+
+    def outside_of(self, folder: Path) -> tuple[InputReference, ...]:
+        """Files a project file makes compose read from outside ``folder``."""
+        root = _resolve(folder)
+        return tuple(r for r in self.read if not r.given and not _within(root, r.path))
 
     @property
     def paths(self) -> tuple[Path, ...]:

@@ -352,3 +352,48 @@ def test_a_reference_is_named_as_the_file_writes_it_never_interpolated(tmp_path:
     with pytest.raises(EnvironmentProblem) as refused:
         require_within(static_compose(root))
     assert "(include: ${WHERE}/credentials)" in str(refused.value)
+
+
+def monorepo(base: Path) -> Path:
+    """A repository whose projects share a file above their own folders."""
+    (base / "shared").mkdir(parents=True)
+    (base / "shared" / "base.yml").write_text(
+        "services:\n  base:\n    image: busybox:1.36\n", encoding="utf-8"
+    )
+    api = base / "services" / "api"
+    api.mkdir(parents=True)
+    (api / "compose.yaml").write_text(
+        "services:\n  api:\n    extends:\n      file: ../../shared/base.yml\n      service: base\n",
+        encoding="utf-8",
+    )
+    (api / ".env.example").write_text("", encoding="utf-8")
+    return api
+
+
+def test_boundary_widens_to_a_folder_the_user_names(tmp_path: Path) -> None:
+    from stackctl.commands.groups import parse_project
+
+    api = monorepo(tmp_path / "repo")
+    with pytest.raises(EnvironmentProblem, match="outside the project"):
+        render_outcome(Compose(parse_project({"project_dir": str(api)}, "validation")), ("*",))
+    widened = parse_project(
+        {"project_dir": str(api), "boundary": str(tmp_path / "repo")}, "validation"
+    )
+    outcome = render_outcome(Compose(widened), ("*",))
+    assert outcome.model is not None and outcome.model.services["api"]["image"] == "busybox:1.36"
+    (tmp_path / "secret.env").write_text("X=1\n", encoding="utf-8")
+    (api / "compose.yaml").write_text(SERVICE + "    env_file: ../../../secret.env\n")
+    with pytest.raises(EnvironmentProblem, match="outside --boundary"):
+        render_outcome(Compose(widened), ("*",))
+
+
+@pytest.mark.parametrize("given", ["", "elsewhere", "missing"])
+def test_boundary_must_be_a_folder_that_holds_the_project(tmp_path: Path, given: str) -> None:
+    from stackctl.commands.groups import parse_project
+    from stackctl.errors import UsageError
+
+    api = monorepo(tmp_path / "repo")
+    (tmp_path / "elsewhere").mkdir()
+    folder = "" if not given else str(tmp_path / given)
+    with pytest.raises(UsageError, match="--boundary"):
+        parse_project({"project_dir": str(api), "boundary": folder}, "validation")

@@ -62,8 +62,33 @@ def parse_project(raw: Raw, env_default: EnvDefault, *, notice: bool = True) -> 
     the user's render cache (``stackctl.project.render``)."""
     project = _parse_project(raw, env_default, notice=notice)
     if project.static and flag(raw, "no_cache"):
-        return dataclasses.replace(project, use_render_cache=False)
+        project = dataclasses.replace(project, use_render_cache=False)
+    widened = text(raw, "boundary") if project.static else None
+    if widened is not None:
+        project = dataclasses.replace(project, boundary=_boundary(widened, project.directory))
     return project
+
+
+def _boundary(given: str, directory: Path) -> Path:
+    """``--boundary``: an existing folder that holds the project directory."""
+    if not given.strip():
+        raise UsageError("--boundary is empty", hint="name a folder, or leave the flag out")
+    try:
+        folder = Path(given).resolve(strict=True)
+    except (OSError, RuntimeError):
+        raise UsageError(
+            f"--boundary {given} is not a folder", hint="name the folder to allow reads from"
+        ) from None
+    if not folder.is_dir():
+        raise UsageError(
+            f"--boundary {given} is not a folder", hint="name the folder to allow reads from"
+        )
+    if folder != directory and folder not in directory.parents:
+        raise UsageError(
+            f"--boundary {folder} does not hold the project directory {directory}",
+            hint="name the project directory or a folder above it (e.g. the repository root)",
+        )
+    return folder
 
 
 def _parse_project(raw: Raw, env_default: EnvDefault, *, notice: bool) -> Project:
@@ -131,6 +156,12 @@ def _parse_project(raw: Raw, env_default: EnvDefault, *, notice: bool) -> Projec
     return dataclasses.replace(bare, env_file=Path(os.devnull))
 
 
+BOUNDARY = Option(
+    "boundary",
+    "text",
+    "folder the files compose reads may come from (default: the project directory;"
+    " e.g. the repository root of a monorepo)",
+)
 # Only static commands cache renders (operating ones see the caller's environment).
 NO_CACHE = Option(
     "no_cache",
@@ -140,7 +171,7 @@ NO_CACHE = Option(
 
 
 def project_group(env_default: EnvDefault, *, notice: bool = True) -> Group[Project]:
-    cache_options = (NO_CACHE,) if env_default == "validation" else ()
+    static_options = (BOUNDARY, NO_CACHE) if env_default == "validation" else ()
     return Group(
         "project",
         (
@@ -158,7 +189,7 @@ def project_group(env_default: EnvDefault, *, notice: bool = True) -> Group[Proj
                 "text",
                 "compose project name (default: COMPOSE_PROJECT_NAME, else compose's own choice)",
             ),
-            *cache_options,
+            *static_options,
         ),
         lambda raw: parse_project(raw, env_default, notice=notice),
     )

@@ -26,7 +26,8 @@ from stackctl.project.compose import Compose, Project, why_not_committed
 
 OUTSIDE_HINT = (
     "keep every file the project reads inside --project-dir (a symlink counts where it"
-    " leads); name a file outside it yourself with -f or --env-file if you trust it"
+    " leads), or widen the boundary to a folder you trust with --boundary (say the"
+    " repository root); -f and --env-file may name files anywhere"
 )
 BOUND_HINT = (
     "compose loads this file, so it is not checked partly; make it smaller or flatter"
@@ -61,11 +62,12 @@ def _checked(project: Project, inputs: RenderInputs) -> None:
     if inputs.refused:  # before compose spends its memory bound on it
         file, why = inputs.refused[0]
         raise EnvironmentProblem(f"{file} {why}", hint=BOUND_HINT)
-    outside = inputs.outside
+    outside = inputs.outside_of(project.boundary_dir)
     if outside:
         first = outside[0]
+        where = "the project" if project.boundary is None else f"--boundary {project.boundary}"
         raise EnvironmentProblem(
-            f"{first.where} reads {first.path}, outside the project{_more(outside)};"
+            f"{first.where} reads {first.path}, outside {where}{_more(outside)};"
             " refused, nothing was read",
             hint=OUTSIDE_HINT,
         )

@@ -313,6 +313,14 @@ class Project:
     # --no-cache turns it off: a static render is then never served from, nor stored
     # in, the user's render cache (``stackctl.project.render``).
     use_render_cache: bool = True
+    # The folder nothing a static render reads may leave (``stackctl.project.boundary``):
+    # the project directory, unless the user widens it with --boundary (a monorepo whose
+    # projects share files above their own folders).
+    boundary: Path | None = None
+
+    @property
+    def boundary_dir(self) -> Path:
+        return self.boundary or self.directory
 
     @classmethod
     def at(
