@@ -467,6 +467,9 @@ def main() -> int:
     )
     parser.add_argument("--note", default="", help="a line for --markdown (e.g. the machine)")
     args = parser.parse_args()
+    # Measure what a user runs: with Python's bytecode cache. Some shells (CI images,
+    # sandboxes) turn it off, and then every run of ours compiles every module again.
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
     try:
         return measure(args)
     finally:

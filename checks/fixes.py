@@ -22,6 +22,7 @@ import re
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Literal
 
 from ruamel.yaml import YAML
@@ -148,8 +149,12 @@ def apply_edits(text: str, edits: Sequence[TextEdit]) -> str:
 # -- reading the text ----------------------------------------------------------------------
 
 
+@lru_cache(maxsize=64)
 def parse(text: str) -> Node:
-    """The node tree of one compose file, with each node's place in ``text``."""
+    """The node tree of one compose file, with each node's place in ``text``.
+
+    Memoized by text: a plan asks for the same file once per finding, and the round-trip
+    composer is pure Python. The edits only read the tree (they splice text)."""
     try:
         node = YAML(typ="rt").compose(io.StringIO(text))
     except (YAMLError, RecursionError) as error:
@@ -160,20 +165,28 @@ def parse(text: str) -> Node:
     return node
 
 
-def comments(text: str) -> Counter[str]:
-    """Every comment of ``text`` (stripped), counted, as the round-trip scanner sees them."""
+@lru_cache(maxsize=64)
+def _comments(text: str) -> tuple[tuple[str, int], ...]:
     found: Counter[str] = Counter()
+    if "#" not in text:  # no comment at all: nothing to scan for
+        return ()
     try:
         tokens = list(YAML(typ="rt").scan(io.StringIO(text)))
     except (YAMLError, RecursionError):
-        return found
+        return ()
     for token in tokens:
         for slot in getattr(token, "_comment", None) or ():
             for comment in slot if isinstance(slot, list) else [slot]:
                 for line in str(getattr(comment, "value", "") or "").splitlines():
                     if line.strip().startswith("#"):
                         found[line.strip()] += 1
-    return found
+    return tuple(found.items())
+
+
+def comments(text: str) -> Counter[str]:
+    """Every comment of ``text`` (stripped), counted, as the round-trip scanner sees them
+    (one scan per text per run)."""
+    return Counter(dict(_comments(text)))
 
 
 def lost_comments(before: str, after: str) -> list[str]:
