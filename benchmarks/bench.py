@@ -519,7 +519,9 @@ def write_markdown(path: Path, rows: Sequence[Row], args: argparse.Namespace) ->
     """Replace what stands between the markers of ``path`` (or write it) with this run's table."""
     import datetime as dt
 
-    ran = " ".join(sys.argv[1:])
+    argv = sys.argv[1:]
+    shown = [w for i, w in enumerate(argv) if w != "--note" and argv[i - 1 : i] != ["--note"]]
+    ran = " ".join(shown)  # the note follows the command once, not inside it
     header = f"`python benchmarks/bench.py {ran}`, {dt.date.today().isoformat()}."
     if args.note:
         header += f" {args.note}"
