@@ -12,7 +12,7 @@ from stackctl.commands.groups import PROFILES_EXAMPLE, PROJECT_OPS, profiles_gro
 from stackctl.errors import UsageError
 from stackctl.project.compose import Compose, Project
 from stackctl.project.profiles import ALL_PROFILES
-from stackctl.project.render import require_known_profiles
+from stackctl.project.render import render_ahead, require_known_profiles
 from stackctl.reporting import Outcome, ReportTo
 
 if TYPE_CHECKING:
@@ -64,7 +64,7 @@ def run(options: DownOptions) -> DownOutcome:
 
     compose = Compose(options.project)
     # Both renders down needs start now, side by side, and the docker SDK loads meanwhile.
-    preflight.render_ahead(compose, (ALL_PROFILES,), options.profiles or (ALL_PROFILES,))
+    render_ahead(compose, (ALL_PROFILES,), options.profiles or (ALL_PROFILES,))
     preflight.import_ahead("docker")
     require_known_profiles(compose, options.profiles)
     result = lifecycle.down(compose, options.profiles, volumes=options.volumes)

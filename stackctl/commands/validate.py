@@ -6,8 +6,6 @@ from one full render, with the checks run on each distinct set of services.
 
 from __future__ import annotations
 
-import contextlib
-import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
@@ -25,7 +23,7 @@ from stackctl.commands.groups import (
 from stackctl.errors import EnvironmentProblem, UsageError
 from stackctl.project.compose import Compose, Project, is_environment_error
 from stackctl.project.profiles import ALL_PROFILES
-from stackctl.project.render import render_cache, render_outcome
+from stackctl.project.render import render_ahead, render_cache
 from stackctl.project.selections import sample_seed
 from stackctl.reporting import Case, Outcome, ReportTo, say
 
@@ -98,27 +96,11 @@ class ExhaustiveOutcome(Outcome):
         return exhaustive_cases(self.result) if self.result else []
 
 
-def start_render(compose: Compose, profiles: tuple[str, ...]) -> None:
-    """Begin a render in the background; a later ``render_outcome`` of it waits for this one.
-
-    Call it inside a render cache: the cache joins the later call to this render, and
-    an error reaches that caller, not this thread.
-    """
-    threading.Thread(
-        target=_render_quietly, args=(compose, profiles), name="prerender", daemon=True
-    ).start()
-
-
-def _render_quietly(compose: Compose, profiles: tuple[str, ...]) -> None:
-    with contextlib.suppress(BaseException):
-        render_outcome(compose, profiles)
-
-
 def _exhaustive(compose: Compose, cross: CrossCheck) -> Outcome:
     with render_cache():
         # The full render starts now, so compose works while Python imports the rules;
         # the render cache hands its result to the check instead of rendering twice.
-        start_render(compose, (ALL_PROFILES,))
+        render_ahead(compose, (ALL_PROFILES,))
         from stackctl.checking.check_run import cross_check_problem
         from stackctl.checking.validation import exhaustive
 

@@ -34,7 +34,7 @@ from stackctl.operating.steps import StepResult
 from stackctl.project.compose import Compose
 from stackctl.project.containers import containers
 from stackctl.project.profiles import ALL_PROFILES
-from stackctl.project.render import Model, render, require_known_profiles
+from stackctl.project.render import Model, render, render_ahead, require_known_profiles
 from stackctl.project.secret_specs import specs_from_model
 from stackctl.reporting import say, short_list, table
 
@@ -374,7 +374,7 @@ def down(compose: Compose, requested: Sequence[str], *, volumes: bool = False) -
     """
     profiles = tuple(requested) or (ALL_PROFILES,)
     # The render starts first, so the docker SDK loads while compose works.
-    preflight.render_ahead(compose, profiles)
+    render_ahead(compose, profiles)
     client = docker_api.client()
     model = render(compose, profiles)
     args = ["down", "--remove-orphans"] + (["--volumes"] if volumes else [])

@@ -28,7 +28,7 @@ from stackctl.operating.steps import StepResult
 from stackctl.project.compose import Compose, first_error_line
 from stackctl.project.containers import containers
 from stackctl.project.profiles import ALL_PROFILES, with_dependencies
-from stackctl.project.render import Model, render, render_outcome
+from stackctl.project.render import Model, render, render_ahead
 from stackctl.project.secret_specs import parse_owner, specs_from_model
 from stackctl.project.selections import selection_model
 from stackctl.reporting import say, short_list
@@ -63,12 +63,6 @@ def import_ahead(*modules: str) -> Future[None]:
             importlib.import_module(name)
 
     return in_background(load)
-
-
-def render_ahead(compose: Compose, *selections: tuple[str, ...]) -> None:
-    """Start renders a later ``render`` waits for (the command's render cache joins them)."""
-    for profiles in selections:
-        in_background(render_outcome, compose, profiles)
 
 
 @dataclass

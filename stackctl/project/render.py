@@ -26,6 +26,7 @@ turns it off for one run.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import re
@@ -302,6 +303,21 @@ def render_outcome(compose: Compose, profiles: Sequence[str] = ()) -> RenderOutc
     if _active_cache is None:
         return _render(compose, key)[0]
     return _active_cache.get(compose, key)
+
+
+def render_ahead(compose: Compose, *selections: Sequence[str]) -> None:
+    """Start renders of ``selections`` on daemon threads, so compose works while Python
+    imports or asks the engine. Inside ``render_cache()`` a later ``render_outcome`` of the
+    same selection waits for this one, and an error it raised reaches that caller."""
+
+    def quietly(profiles: tuple[str, ...]) -> None:
+        with contextlib.suppress(BaseException):  # the later caller sees it, from the cache
+            render_outcome(compose, profiles)
+
+    for profiles in selections:
+        threading.Thread(
+            target=quietly, args=(tuple(profiles),), name="render-ahead", daemon=True
+        ).start()
 
 
 def cached_outcome(compose: Compose, profiles: Sequence[str]) -> RenderOutcome | None:
