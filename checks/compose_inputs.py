@@ -211,10 +211,17 @@ class _Walk:
         base: Path,
         variables: Mapping[str, str] | None = None,
         given: bool = False,
+        *,
+        home: bool = False,
     ) -> Path:
         """Record ``written`` (kept as the file spells it: a ``${TOKEN}`` stays a name)
-        and return where it leads, interpolated and resolved."""
+        and return where it leads, interpolated and resolved. With ``home`` a leading
+        ``~`` is the home folder, as compose reads a service's env_file and label_file
+        (not include or extends paths: checked against compose 5.6.1)."""
         target = written if variables is None else interpolate(written, variables)
+        if home and target.startswith("~"):
+            folder = self.environment.get("HOME") or str(Path.home())
+            target = str(Path(folder) / target[1:].lstrip("/"))
         path = _resolve(base / target)
         into.append(InputReference(referrer, key, written, path, given))
         return path
@@ -317,6 +324,7 @@ class _Walk:
                     written,
                     working_dir,
                     variables,
+                    home=True,
                 )
 
 

@@ -397,3 +397,26 @@ def test_boundary_must_be_a_folder_that_holds_the_project(tmp_path: Path, given:
     folder = "" if not given else str(tmp_path / given)
     with pytest.raises(UsageError, match="--boundary"):
         parse_project({"project_dir": str(api), "boundary": folder}, "validation")
+
+
+@pytest.mark.parametrize("key", ["env_file", "label_file"])
+def test_a_tilde_path_is_the_home_folder_where_compose_expands_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, key: str
+) -> None:
+    """compose reads a service's ``env_file: ~/x`` from $HOME (not include or extends
+    paths); a static render passes HOME, so ``~`` leads outside the project."""
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "credentials").write_text(f"MARK={MARKER}\n", encoding="utf-8")
+    monkeypatch.setenv("HOME", str(home))
+    root = project(tmp_path, SERVICE + f"    {key}: ~/credentials\n")
+    with pytest.raises(EnvironmentProblem, match="outside the project") as refused:
+        render_outcome(static_compose(root), ("*",))
+    assert str(home / "credentials") in str(refused.value)
+
+
+def test_include_and_extends_paths_keep_a_tilde_as_a_folder_name(tmp_path: Path) -> None:
+    """The oracle for the test above: compose does not expand ``~`` in an include."""
+    root = project(tmp_path, "include:\n  - ~/inc.yml\n", {"~/inc.yml": SERVICE})
+    outcome = render_outcome(static_compose(root), ("*",))
+    assert outcome.model is not None and "web" in outcome.model.services, outcome.error
