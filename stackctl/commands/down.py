@@ -63,8 +63,8 @@ def run(options: DownOptions) -> DownOutcome:
     from stackctl.operating import lifecycle, preflight
 
     compose = Compose(options.project)
-    # Both renders down needs start now, side by side, and the docker SDK loads meanwhile.
-    render_ahead(compose, (ALL_PROFILES,), options.profiles or (ALL_PROFILES,))
+    # The one render down needs starts now, and the docker SDK loads meanwhile.
+    render_ahead(compose, (ALL_PROFILES,))
     preflight.import_ahead("docker")
     require_known_profiles(compose, options.profiles)
     result = lifecycle.down(compose, options.profiles, volumes=options.volumes)

@@ -36,6 +36,7 @@ from stackctl.project.containers import containers
 from stackctl.project.profiles import ALL_PROFILES
 from stackctl.project.render import Model, render, render_ahead, require_known_profiles
 from stackctl.project.secret_specs import specs_from_model
+from stackctl.project.selections import selection_model
 from stackctl.reporting import say, short_list, table
 
 # The runtime comparison loads the rule catalogue: ``up`` imports it while compose works
@@ -373,10 +374,12 @@ def down(compose: Compose, requested: Sequence[str], *, volumes: bool = False) -
     another container still uses) is named in the result's problem (exit 1).
     """
     profiles = tuple(requested) or (ALL_PROFILES,)
-    # The render starts first, so the docker SDK loads while compose works.
-    render_ahead(compose, profiles)
+    # One render, started first so the docker SDK loads while compose works: the
+    # selection's model is derived from it (as up's is), not rendered a second time.
+    render_ahead(compose, (ALL_PROFILES,))
     client = docker_api.client()
-    model = render(compose, profiles)
+    full = render(compose, [ALL_PROFILES])
+    model = full if profiles == (ALL_PROFILES,) else selection_model(full, profiles)
     args = ["down", "--remove-orphans"] + (["--volumes"] if volumes else [])
     done = compose.run(args, profiles, capture=False)
     left = leftovers(client, model, everything=profiles == (ALL_PROFILES,))
