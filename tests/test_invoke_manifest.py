@@ -63,7 +63,7 @@ def test_a_forged_cache_of_other_sources_is_not_trusted(cache: Path) -> None:
     path = manifest_path()
     data = json.loads(path.read_text())
     data["sources"] = [["/elsewhere.py", 1, 1]]
-    data["commands"] = [{"name": "ghost", "module": "os", "doc": "none", "flags": []}]
+    data["commands"] = [{"name": "ghost", "doc": "none", "flags": []}]
     path.write_text(json.dumps(data))
     assert "ghost" not in [d.name for d in declarations()]
 

@@ -17,7 +17,6 @@ unreadable file, means the declarations are imported and the file rewritten.
 from __future__ import annotations
 
 import contextlib
-import importlib
 import inspect
 import json
 import os
@@ -33,7 +32,7 @@ from invoke.context import Context
 from invoke.exceptions import Exit
 from invoke.tasks import Task
 
-MANIFEST_VERSION = 1
+MANIFEST_VERSION = 2  # 2: no module names (a task finds its module from its name)
 # Where the declarations' sources live: this package's and the rule library's folders.
 _SOURCES = (Path(__file__).resolve().parents[1], Path(__file__).resolve().parents[2] / "checks")
 
@@ -48,10 +47,9 @@ class Flag:
 
 @dataclass(frozen=True)
 class Declared:
-    """What invoke needs of one command to list it and parse its flags, and where it lives."""
+    """What invoke needs of one command to list it and parse its flags."""
 
     name: str
-    module: str
     doc: str
     flags: tuple[Flag, ...]
 
@@ -81,10 +79,12 @@ def _default(kind: str) -> bool | None:
 
 def _run_declared(declared: Declared, raw: dict[str, Any]) -> int:
     """Import the one module that declares the command, and run it under the contract."""
+    from stackctl.commands import all_commands, commands_of
     from stackctl.edge.runner import debug_from_env, execute
 
-    module = importlib.import_module(declared.module)
-    command = next(c for c in module.COMMANDS if c.name == declared.name)
+    # The module comes from the command's name, never from the cache file: nothing read
+    # back from disk chooses what is imported.
+    command = (commands_of(declared.name) or all_commands())[declared.name]
     return execute(command, raw, debug=debug_from_env())
 
 
@@ -122,13 +122,11 @@ def task_for(declared: Declared) -> Task[Any]:
 
 def imported_declarations() -> list[Declared]:
     """Every command's declaration, from its module (imports every command module)."""
-    from stackctl.commands import all_commands, command_modules
+    from stackctl.commands import all_commands
 
-    where = {c.name: m.__name__ for m in command_modules() for c in m.COMMANDS}
     return [
         Declared(
             name,
-            where[name],
             command.doc,
             tuple(Flag(o.name, o.kind, o.help, o.short) for o in command.options),
         )
@@ -172,7 +170,7 @@ def _from_manifest(data: Any, fingerprint: list[list[Any]]) -> list[Declared] | 
         return None
     try:
         return [
-            Declared(d["name"], d["module"], d["doc"], tuple(Flag(*f) for f in d["flags"]))
+            Declared(d["name"], d["doc"], tuple(Flag(*f) for f in d["flags"]))
             for d in data["commands"]
         ]
     except (KeyError, TypeError):
@@ -187,7 +185,6 @@ def _write_manifest(path: Path, declared: list[Declared], fingerprint: list[list
         "commands": [
             {
                 "name": d.name,
-                "module": d.module,
                 "doc": d.doc,
                 "flags": [[f.name, f.kind, f.help, f.short] for f in d.flags],
             }
