@@ -17,7 +17,7 @@ from conftest import OPS_FIXTURE
 from stackctl.commands import HELPERS, Command, all_commands, command_modules
 from stackctl.commands.options import RawValue
 from stackctl.edge.cli import build_parser
-from stackctl.project import compose
+from stackctl.project import binary, compose
 
 DEAD_ENGINE = {**os.environ, "DOCKER_HOST": "unix:///nonexistent/cli-edge.sock"}
 COMMANDS = all_commands()
@@ -90,9 +90,9 @@ def no_children(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     monkeypatch.setattr(subprocess, "Popen", Refused)
     monkeypatch.setattr(docker_api, "client", no_engine)
     # A compose binary found earlier in this process must be found again, never reused.
-    compose.default_binary.cache_clear()
+    binary.default_binary.cache_clear()
     yield attempts
-    compose.default_binary.cache_clear()
+    binary.default_binary.cache_clear()
 
 
 @pytest.mark.parametrize("profiles", ["core", "nope"])

@@ -10,7 +10,8 @@ import pytest
 
 from conftest import REPO
 from stackctl.errors import EnvironmentProblem
-from stackctl.project.compose import Compose, Project, parse_version, resolve_binary
+from stackctl.project.binary import parse_version, resolve_binary
+from stackctl.project.compose import Compose, Project
 from stackctl.project.render import render
 
 

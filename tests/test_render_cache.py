@@ -24,7 +24,7 @@ from stackctl.commands import all_commands
 from stackctl.commands.check import CheckOutcome
 from stackctl.commands.fix import FixOutcome
 from stackctl.commands.groups import parse_project
-from stackctl.project import compose as compose_module
+from stackctl.project import binary as binary_module
 from stackctl.project.compose import Compose
 from stackctl.project.render import RenderOutcome, render_cache, render_outcome
 from stackctl.project.render_store import RENDERS
@@ -106,16 +106,16 @@ def calls(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     wrapper.chmod(0o755)
     log.touch()
     monkeypatch.setenv("COMPOSE_BIN", str(wrapper))
-    compose_module.default_binary.cache_clear()
+    binary_module.default_binary.cache_clear()
     yield log
-    compose_module.default_binary.cache_clear()
+    binary_module.default_binary.cache_clear()
 
 
 def taken(log: Path) -> list[str]:
     """The compose calls logged since the last look (and a fresh start for the next)."""
     lines = log.read_text().splitlines()
     log.write_text("")
-    compose_module.default_binary.cache_clear()  # the next step resolves it anew
+    binary_module.default_binary.cache_clear()  # the next step resolves it anew
     return lines
 
 
