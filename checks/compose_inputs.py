@@ -24,7 +24,14 @@ from pathlib import Path
 from typing import Any
 
 from checks import compose_files
-from checks.compose_files import COMPOSE_MAX_BYTES, is_remote, parse_env_file, size_problem
+from checks.compose_files import (
+    COMPOSE_MAX_BYTES,
+    InputRefused,
+    is_remote,
+    parse_env_file,
+    read_bounded,
+    read_text,
+)
 from checks.conventions import default_compose_files
 
 DOTENV = ".env"
@@ -170,19 +177,14 @@ def _strings(value: Any) -> list[str]:
 
 def _load_yaml(path: Path) -> tuple[Mapping[str, Any], str]:
     """A compose file's data, and why it was refused ("" if not): over the size bound,
-    or over a depth or alias bound of the YAML reader (one parse per text per run,
-    shared with the facts reader: ``compose_files.parse_compose_text``)."""
+    or over a depth or alias bound of the YAML reader (read and parsed as the facts
+    reader does, and once per text per run: ``compose_files.parse_compose_text``)."""
     try:
-        if not path.is_file():
-            return {}, ""
-        size = path.stat().st_size
-        if size > COMPOSE_MAX_BYTES:
-            return {}, size_problem(size, COMPOSE_MAX_BYTES, "a compose file")
-        text = path.read_bytes().decode("utf-8", errors="replace")
-    except OSError:
-        return {}, ""  # compose reports the file's own problem; the walk only follows references
-    data, _, refused = compose_files.parse_compose_text(text)
-    return (data if isinstance(data, Mapping) else {}), refused
+        text = read_bounded(path.parent, path.name, COMPOSE_MAX_BYTES, "a compose file")
+    except InputRefused as refused:
+        return {}, refused.problem
+    data, _, refused_why = compose_files.parse_compose_text(text)
+    return (data if isinstance(data, Mapping) else {}), refused_why
 
 
 @dataclass
@@ -229,11 +231,7 @@ class _Walk:
     def env_values(self, files: Iterable[Path]) -> dict[str, str]:
         values: dict[str, str] = {}
         for path in files:
-            try:
-                if path.is_file():
-                    values.update(parse_env_file(path.read_bytes().decode("utf-8", "replace")))
-            except OSError:
-                continue
+            values.update(parse_env_file(read_text(path)))  # "" when it is not a file
         return values
 
     def compose_file(self, path: Path, working_dir: Path, variables: Mapping[str, str]) -> None:
