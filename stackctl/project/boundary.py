@@ -108,23 +108,26 @@ def _signature(inputs: RenderInputs) -> tuple[str | None, ...]:
     return tuple(content_digest(path) for path in inputs.paths)
 
 
-# Project -> its inputs and their contents' digests: the walk runs again only when a
-# byte of a file it read changed (``fix`` edits files between renders; an edit can name
-# a new file), not once per profile render.
-_walked: dict[Project, tuple[RenderInputs, tuple[str | None, ...]]] = {}
+# (project, child environment) -> its inputs and their contents' digests: the walk runs
+# again only when a byte of a file it read changed (``fix`` edits files between renders;
+# an edit can name a new file), not once per profile render. The environment is part of
+# the key: ${VAR} in a path is interpolated from it.
+_WalkKey = tuple[Project, tuple[tuple[str, str], ...]]
+_walked: dict[_WalkKey, tuple[RenderInputs, tuple[str | None, ...]]] = {}
 _walked_lock = threading.Lock()
 
 
 def checked_inputs(compose: Compose) -> tuple[RenderInputs, tuple[str | None, ...]]:
     """The render's inputs and the digest of each (``content_digest``, in ``paths``
     order), once every one is inside the project; else one line, exit 2."""
+    key = (compose.project, tuple(sorted(compose.environment().items())))
     with _walked_lock:
-        known = _walked.get(compose.project)
+        known = _walked.get(key)
         digests = None if known is None else _signature(known[0])
         if known is None or digests != known[1]:
             inputs = inputs_of(compose)
             digests = _signature(inputs)
-            known = _walked[compose.project] = (inputs, digests)
+            known = _walked[key] = (inputs, digests)
     _checked(compose.project, known[0])
     return known[0], known[1]
 

@@ -16,7 +16,7 @@ their renders.
 A static project's renders are also kept across runs, in the user's cache folder
 (``stackctl.project.render_store``), under a key made of their content: the
 compose binary's identity and version, the exact argv and child environment, and
-the bytes of every file the render reads (``boundary.require_within``: compose
+the bytes of every file the render reads (``boundary.checked_inputs``: compose
 files, includes, extends, env files). A changed byte anywhere is another key, so a
 stored outcome is never stale; a warm ``check`` starts no compose process at all.
 Operating commands never use it: their renders see the caller's environment, which
@@ -38,6 +38,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from checks.compose_inputs import RenderInputs
 from stackctl.errors import RenderError
 from stackctl.project import render_store
 from stackctl.project.boundary import checked_inputs, inputs_of, require_within
@@ -122,8 +123,6 @@ def _error_line(done: subprocess.CompletedProcess[str]) -> str:
 
 
 def _render_uncached(compose: Compose, profiles: tuple[str, ...]) -> RenderOutcome:
-    if compose.project.static:
-        require_within(compose)  # nothing outside the project is ever opened
     done = compose.run(["config", "--format", "json"], profiles)
     directory = str(compose.project.directory)
     warnings = warning_texts(done.stderr, directory)
@@ -142,16 +141,21 @@ _STORE_FORMAT = "stackctl-render-1"
 _CONFIG_ARGS = ("--ansi", "never", "config", "--format", "json")  # what Compose.run passes
 
 
-def store_key(compose: Compose, profiles: tuple[str, ...]) -> str | None:
+Checked = tuple[RenderInputs, tuple[str | None, ...]]  # what ``checked_inputs`` returns
+
+
+def store_key(
+    compose: Compose, profiles: tuple[str, ...], checked: Checked | None = None
+) -> str | None:
     """The render cache's key for this render, or None when it is not to be stored:
     not a static project, ``--no-cache``, or an input that is not a regular file.
 
-    Walks the project's inputs (``require_within``), so it refuses what a render
-    would refuse, before anything is read from the cache."""
+    Takes the project's inputs from ``checked``, else walks them (``checked_inputs``),
+    so it refuses what a render would refuse, before anything is read from the cache."""
     project = compose.project
     if not (project.static and project.use_render_cache and compose.binary.identity):
         return None
-    inputs, contents = checked_inputs(compose)
+    inputs, contents = checked or checked_inputs(compose)
     digest = hashlib.sha256()
 
     def part(text: str) -> None:
@@ -202,7 +206,10 @@ def _restored(value: Any, profiles: tuple[str, ...]) -> RenderOutcome | None:
 
 def _render(compose: Compose, profiles: tuple[str, ...]) -> tuple[RenderOutcome, bool]:
     """The render of ``profiles`` and whether it came from the render cache (no compose)."""
-    key = store_key(compose, profiles)
+    # A static render's inputs are walked first: nothing outside the project is ever
+    # opened, and the same walk and digests make the cache key.
+    checked = checked_inputs(compose) if compose.project.static else None
+    key = store_key(compose, profiles, checked)
     if key is not None:
         stored = _restored(render_store.load(key), profiles)
         if stored is not None:
