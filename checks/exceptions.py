@@ -24,6 +24,7 @@ from typing import Any
 import yaml
 
 from checks.catalogue import rule_catalogue, rules_of_kind
+from checks.compose_files import size_problem
 from checks.finding import Finding
 from checks.locate import BoundedComposition, BoundExceeded
 from checks.rule import RuleInfo
@@ -204,8 +205,7 @@ def _read(project_dir: Path) -> tuple[list[Waiver], list[Finding], tuple[str, ..
         # A FIFO or device would block or never end.
         return _file_problem("is not a regular file (a FIFO or device?)")
     if info.st_size > REGISTRY_MAX_BYTES:
-        size = info.st_size / 1048576
-        return _file_problem(f"is {size:.1f} MiB, over the 1 MiB bound for the registry")
+        return _file_problem(size_problem(info.st_size, REGISTRY_MAX_BYTES, "the registry"))
     try:
         with path.open("rb") as stream:
             data_bytes = stream.read(REGISTRY_MAX_BYTES + 1)
